@@ -1,0 +1,334 @@
+/*
+ * admin.c - admin requests carried to the broker thread and answered there.
+ *
+ * A caller fills a request, appends it to a mutex-protected list, writes the
+ * eventfd and waits on a condition variable. The broker thread drains the
+ * list from its event loop, runs each request through the command table and
+ * signals completion. Results are deep copies made on the broker thread.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "retain.h"
+#include "session.h"
+#include "tree.h"
+
+enum admin_op { OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_COUNT };
+
+struct request {
+    enum admin_op op;
+    const char *arg;          /* borrowed from the caller, who waits */
+    void *out;
+    enum wd_err result;
+    bool done;
+    struct request *next;
+};
+
+struct admin {
+    struct broker *b;
+    int efd;
+    struct loop_io io;
+    pthread_t broker_thread;
+    bool have_thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct request *head, *tail;
+    bool closed;
+};
+
+typedef enum wd_err (*op_fn)(struct broker *b, struct request *r);
+
+static enum wd_err op_sessions(struct broker *b, struct request *r);
+static enum wd_err op_subs(struct broker *b, struct request *r);
+static enum wd_err op_stats(struct broker *b, struct request *r);
+static enum wd_err op_disconnect(struct broker *b, struct request *r);
+static enum wd_err op_shutdown(struct broker *b, struct request *r);
+
+static const op_fn ops[OP_COUNT] = {
+    [OP_SESSIONS] = op_sessions,
+    [OP_SUBS] = op_subs,
+    [OP_STATS] = op_stats,
+    [OP_DISCONNECT] = op_disconnect,
+    [OP_SHUTDOWN] = op_shutdown,
+};
+
+const struct admin_command admin_commands[] = {
+    {"sessions", "", "list sessions, connected and offline"},
+    {"subscriptions", "CLIENT_ID", "list one session's subscriptions"},
+    {"stats", "", "broker counters"},
+    {"disconnect", "CLIENT_ID", "disconnect a client (its will is sent)"},
+    {"shutdown", "", "stop the broker"},
+};
+const size_t admin_ncommands = sizeof admin_commands / sizeof admin_commands[0];
+
+static void on_wake(struct loop_io *io, unsigned events)
+{
+    (void)events;
+    struct admin *a = container_of(io, struct admin, io);
+    uint64_t v;
+    if (read(a->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        log_warning("admin eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&a->lock);
+    struct request *r = a->head;
+    a->head = a->tail = NULL;
+    pthread_mutex_unlock(&a->lock);
+    while (r) {
+        struct request *next = r->next;
+        enum wd_err e = ops[r->op](a->b, r);
+        pthread_mutex_lock(&a->lock);
+        r->result = e;
+        r->done = true;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        r = next;
+    }
+}
+
+struct admin *admin_new(struct broker *b)
+{
+    struct admin *a = wd_calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->b = b;
+    a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (a->efd < 0) {
+        log_error("eventfd: %s", strerror(errno));
+        wd_free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->cond, NULL);
+    if (loop_add(b->loop, &a->io, a->efd, LOOP_READABLE, on_wake) != WD_OK) {
+        close(a->efd);
+        wd_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void admin_free(struct admin *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->closed = true;
+    for (struct request *r = a->head; r; r = r->next) {
+        r->result = WD_ECLOSED;
+        r->done = true;
+    }
+    a->head = a->tail = NULL;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    loop_del(a->b->loop, &a->io);
+    close(a->efd);
+    /* A waiter may still hold the lock briefly; it only reads its own request. */
+    pthread_mutex_lock(&a->lock);
+    pthread_mutex_unlock(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->lock);
+    wd_free(a);
+}
+
+void admin_attach_thread(struct admin *a)
+{
+    a->broker_thread = pthread_self();
+    a->have_thread = true;
+}
+
+struct admin *admin_of(struct broker *b)
+{
+    return b->admin;
+}
+
+static enum wd_err call(struct admin *a, enum admin_op op, const char *arg, void *out)
+{
+    struct request r = {.op = op, .arg = arg, .out = out};
+    if (a->have_thread && pthread_equal(pthread_self(), a->broker_thread))
+        return ops[op](a->b, &r);
+    pthread_mutex_lock(&a->lock);
+    if (a->closed) {
+        pthread_mutex_unlock(&a->lock);
+        return WD_ECLOSED;
+    }
+    if (a->tail)
+        a->tail->next = &r;
+    else
+        a->head = &r;
+    a->tail = &r;
+    uint64_t one = 1;
+    if (write(a->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warning("admin eventfd write: %s", strerror(errno));
+    while (!r.done)
+        pthread_cond_wait(&a->cond, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    return r.result;
+}
+
+/* ---- snapshots, made on the broker thread ---- */
+
+static enum wd_err copy_session(const struct session *s, struct admin_session *o)
+{
+    memset(o, 0, sizeof *o);
+    o->client_id = wd_strdup(s->client_id);
+    if (!o->client_id)
+        return WD_ENOMEM;
+    if (s->username && !(o->username = wd_strdup(s->username)))
+        return WD_ENOMEM;
+    const struct conn *c = s->conn;
+    o->version = s->version;
+    o->connected = c && c->state == CONN_ACTIVE;
+    o->subscriptions = s->nsubs;
+    o->inflight = s->inflight.count;
+    o->queued = s->queue.count;
+    o->expiry = s->expiry;
+    o->since = s->disconnected_at;
+    if (c) {
+        memcpy(o->addr, c->addr, sizeof o->addr);
+        o->keepalive = c->keepalive;
+        o->since = c->connected_at;
+        o->msgs_in = c->msgs_in;
+        o->msgs_out = c->msgs_out;
+        o->bytes_in = c->bytes_in;
+        o->bytes_out = c->bytes_out;
+    }
+    return WD_OK;
+}
+
+static enum wd_err op_sessions(struct broker *b, struct request *r)
+{
+    struct admin_sessions *out = r->out;
+    out->n = 0;
+    out->v = wd_calloc(b->nsessions ? b->nsessions : 1, sizeof *out->v);
+    if (!out->v)
+        return WD_ENOMEM;
+    for (size_t i = 0; i < b->sess_nbuckets; i++) {
+        for (struct session *s = b->sess_buckets[i]; s; s = s->hnext) {
+            enum wd_err e = copy_session(s, &out->v[out->n++]);
+            if (e) {
+                admin_sessions_free(out);
+                return e;
+            }
+        }
+    }
+    return WD_OK;
+}
+
+static enum wd_err op_subs(struct broker *b, struct request *r)
+{
+    struct admin_subs *out = r->out;
+    out->n = 0;
+    out->v = NULL;
+    struct session *s = session_find(b, r->arg, strlen(r->arg));
+    if (!s)
+        return WD_ENOTFOUND;
+    out->v = wd_calloc(s->nsubs ? s->nsubs : 1, sizeof *out->v);
+    if (!out->v)
+        return WD_ENOMEM;
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        const struct sub_rec *sr = &s->subs[i];
+        struct admin_sub *o = &out->v[out->n++];
+        o->filter = wd_strndup(sr->filter, sr->flen);
+        if (!o->filter) {
+            admin_subs_free(out);
+            return WD_ENOMEM;
+        }
+        o->qos = sr->opts.qos;
+        o->no_local = sr->opts.no_local;
+        o->retain_as_published = sr->opts.retain_as_published;
+        o->retain_handling = sr->opts.retain_handling;
+        o->sub_id = sr->opts.sub_id;
+    }
+    return WD_OK;
+}
+
+static enum wd_err op_stats(struct broker *b, struct request *r)
+{
+    struct admin_stats *o = r->out;
+    memset(o, 0, sizeof *o);
+    o->uptime_s = (loop_update_time(b->loop) - b->start_ms) / 1000;
+    o->connections = b->nconns;
+    o->clients = b->nclients;
+    o->peak_clients = b->stats.peak_connections;
+    o->sessions = b->nsessions;
+    o->subscriptions = tree_count(b->subs);
+    o->retained = retain_count(b);
+    o->msgs_received = b->stats.msgs_received;
+    o->msgs_sent = b->stats.msgs_sent;
+    o->bytes_received = b->stats.bytes_received;
+    o->bytes_sent = b->stats.bytes_sent;
+    o->msgs_dropped = b->stats.msgs_dropped;
+    o->connects_total = b->stats.connects_total;
+    o->mem_in_use = mem_in_use();
+    return WD_OK;
+}
+
+static enum wd_err op_disconnect(struct broker *b, struct request *r)
+{
+    struct session *s = session_find(b, r->arg, strlen(r->arg));
+    if (!s || !s->conn || s->conn->state != CONN_ACTIVE)
+        return WD_ENOTFOUND;
+    log_notice("admin: disconnecting client=%s", s->client_id);
+    conn_close(s->conn, MQTT_RC_ADMIN_ACTION, true, true);
+    return WD_OK;
+}
+
+static enum wd_err op_shutdown(struct broker *b, struct request *r)
+{
+    (void)r;
+    broker_shutdown(b);
+    return WD_OK;
+}
+
+enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out)
+{
+    return call(a, OP_SESSIONS, NULL, out);
+}
+
+void admin_sessions_free(struct admin_sessions *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        wd_free(s->v[i].client_id);
+        wd_free(s->v[i].username);
+    }
+    wd_free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+enum wd_err admin_session_subs(struct admin *a, const char *client_id, struct admin_subs *out)
+{
+    return call(a, OP_SUBS, client_id, out);
+}
+
+void admin_subs_free(struct admin_subs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        wd_free(s->v[i].filter);
+    wd_free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+enum wd_err admin_get_stats(struct admin *a, struct admin_stats *out)
+{
+    return call(a, OP_STATS, NULL, out);
+}
+
+enum wd_err admin_disconnect(struct admin *a, const char *client_id)
+{
+    return call(a, OP_DISCONNECT, client_id, NULL);
+}
+
+enum wd_err admin_shutdown(struct admin *a)
+{
+    return call(a, OP_SHUTDOWN, NULL, NULL);
+}

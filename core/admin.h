@@ -1,0 +1,106 @@
+/*
+ * admin.h - the admin interface: the one way other threads (the console, the
+ * admin socket, tests) look at and act on the broker.
+ *
+ * A call hands a request to the broker thread (queue + eventfd) and waits for
+ * it to be carried out there; results come back as owned snapshots, plain
+ * copies that never point into broker state. Thread: any thread except the
+ * broker's own for the calls (called on the broker thread they run directly).
+ */
+#ifndef WD_ADMIN_H
+#define WD_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct admin;
+struct broker;
+
+struct admin_session {
+    char *client_id;          /* owned */
+    char *username;           /* owned, NULL when anonymous */
+    char addr[64];            /* "" when offline */
+    uint8_t version;          /* 3, 4, 5 */
+    bool connected;
+    uint16_t keepalive;       /* seconds */
+    uint64_t since;           /* wall clock: connected since, or offline since */
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out; /* of the current connection */
+    uint32_t subscriptions;
+    uint32_t inflight;
+    uint32_t queued;
+    uint32_t expiry;          /* Session Expiry Interval, UINT32_MAX = never */
+};
+
+struct admin_sessions {
+    size_t n;
+    struct admin_session *v;  /* owned array */
+};
+
+struct admin_sub {
+    char *filter;             /* owned: as subscribed, with any $share/G/ */
+    uint8_t qos;
+    bool no_local;
+    bool retain_as_published;
+    uint8_t retain_handling;
+    uint32_t sub_id;
+};
+
+struct admin_subs {
+    size_t n;
+    struct admin_sub *v;      /* owned array */
+};
+
+struct admin_stats {
+    uint64_t uptime_s;
+    uint32_t connections;     /* sockets open */
+    uint32_t clients;         /* connected past CONNACK */
+    uint64_t peak_clients;
+    uint64_t sessions;        /* connected + offline persistent */
+    uint64_t subscriptions;
+    uint64_t retained;
+    uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent, msgs_dropped;
+    uint64_t connects_total;
+    uint64_t mem_in_use;      /* bytes allocated through mem.c */
+};
+
+/* Create the interface for b (called by broker_new on the broker thread). NULL on failure. */
+struct admin *admin_new(struct broker *b);
+/* Fails every pending and later call with WD_ECLOSED, then frees. */
+void admin_free(struct admin *a);
+
+/* Record the calling thread as the broker thread (broker_run does this). */
+void admin_attach_thread(struct admin *a);
+
+/* The admin interface of a broker. */
+struct admin *admin_of(struct broker *b);
+
+/* Returns owned: *out filled, free with admin_sessions_free(). */
+enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out);
+void admin_sessions_free(struct admin_sessions *s);
+
+/* One session's subscriptions. WD_ENOTFOUND for an unknown client id. */
+enum wd_err admin_session_subs(struct admin *a, const char *client_id, struct admin_subs *out);
+void admin_subs_free(struct admin_subs *s);
+
+enum wd_err admin_get_stats(struct admin *a, struct admin_stats *out);
+
+/* Disconnect a connected client (5.0: DISCONNECT 0x98 Administrative action; the
+ * will is sent). WD_ENOTFOUND if no such client is connected. */
+enum wd_err admin_disconnect(struct admin *a, const char *client_id);
+
+/* Stop the broker as SIGTERM does. */
+enum wd_err admin_shutdown(struct admin *a);
+
+/* The commands, as data: name and help, for the CLI, socket and console. */
+struct admin_command {
+    const char *name;
+    const char *args;
+    const char *help;
+};
+extern const struct admin_command admin_commands[];
+extern const size_t admin_ncommands;
+
+#endif

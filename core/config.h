@@ -1,0 +1,97 @@
+/*
+ * config.h - the configuration: Mosquitto-style "key value" lines.
+ *
+ * `#` starts a comment line; blank lines are ignored. `listener PORT [ADDRESS]`
+ * starts a listener section: listener keys that follow apply to it. Global
+ * keys may stand anywhere and are global. Unknown keys, bad values, a
+ * listener key before any listener, and duplicate listeners are errors that
+ * name FILE:LINE and the problem. Pure parsing: no sockets, no globals.
+ */
+#ifndef WD_CONFIG_H
+#define WD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum config_log_level {
+    LOG_LVL_ERROR,
+    LOG_LVL_WARNING,
+    LOG_LVL_NOTICE,
+    LOG_LVL_INFO,
+    LOG_LVL_DEBUG,
+};
+enum config_log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
+
+struct config_listener {
+    uint16_t port;                   /* 0 = pick a free port (tests) */
+    char *address;                   /* owned; bind address, "127.0.0.1", "::1", "0.0.0.0", "::" */
+    bool allow_anonymous;            /* default: true when address is loopback, else false */
+    bool allow_anonymous_set;        /* given explicitly */
+    int line;                        /* line of its `listener` key (0 = built in) */
+};
+
+struct config {
+    char *path;                      /* owned; file it came from, NULL = embedded default */
+    struct config_listener *listeners; /* owned array */
+    size_t nlisteners;
+    char *store_dir;                 /* owned; default "./warden-data" */
+    uint32_t max_connections;        /* default 2048; 0 = unlimited */
+    uint32_t max_packet_size;        /* bytes, default 1048576; applies both directions */
+    uint32_t max_inflight_messages;  /* default 20: our Receive Maximum and outbound window cap */
+    uint32_t max_queued_messages;    /* per session, default 1000 */
+    uint64_t max_queued_bytes;       /* per session, default 16 MiB; 0 = unlimited */
+    uint32_t max_topic_length;       /* bytes, default 1024 */
+    uint32_t max_topic_levels;       /* default 64 */
+    uint32_t max_subscriptions_per_client; /* default 256; 0 = unlimited */
+    uint32_t max_keepalive;          /* seconds, default 65535 */
+    uint32_t topic_alias_maximum;    /* default 10; 0 = no inbound aliases */
+    uint32_t max_qos;                /* 0..2, default 2 */
+    bool retain_available;           /* default true */
+    uint32_t connect_timeout;        /* seconds to receive CONNECT, default 10 */
+    uint32_t sys_interval;           /* seconds between $SYS updates, default 10; 0 = off */
+    enum config_log_level log_level; /* default LOG_LVL_INFO */
+    enum config_log_dest log_dest;   /* default LOG_DEST_STDERR */
+};
+
+/* One error: file (NULL for the command line), line (0 = none), message. */
+typedef void (*config_report_fn)(void *ctx, const char *file, int line, const char *msg);
+
+/* Fill cfg with the built-in defaults and no listeners. */
+void config_defaults(struct config *cfg);
+
+/*
+ * The embedded default: defaults plus one listener on 127.0.0.1:port
+ * (1883 normally) allowing anonymous clients. WD_OK or WD_ENOMEM.
+ */
+enum wd_err config_embedded(struct config *cfg, uint16_t port);
+
+/*
+ * Parse the text of a configuration file into cfg (which the caller has
+ * set with config_defaults()). Every problem is reported through report,
+ * which is called once per error with the file name and line. If the file
+ * defines no listener, the embedded default listener is added.
+ * Returns WD_OK, WD_ECONFIG (at least one error reported; cfg then holds
+ * what could be parsed and must still be freed) or WD_ENOMEM.
+ */
+enum wd_err config_parse(struct config *cfg, const char *file, const char *text, size_t len,
+                         config_report_fn report, void *ctx);
+
+/* Read path and config_parse() it. An unreadable file is reported as an error. */
+enum wd_err config_load(struct config *cfg, const char *path, config_report_fn report, void *ctx);
+
+/* Replace store_dir (the --store option). Takes: dir (wd_malloc'd). */
+void config_set_store_dir(struct config *cfg, char *dir);
+
+/* Free what cfg owns; cfg is then zeroed. */
+void config_fini(struct config *cfg);
+
+/* Is address a loopback address (127.0.0.0/8, ::1, "localhost")? */
+bool config_is_loopback(const char *address);
+
+/* Name of a log level ("info"), for messages. */
+const char *config_log_level_name(enum config_log_level l);
+
+#endif

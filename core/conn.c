@@ -1,0 +1,409 @@
+/*
+ * conn.c - a client connection: read, frame, dispatch through the packet
+ * table, encode replies into the output buffer, flush, close.
+ *
+ * The packet table says, per type, which decoder runs, in which states the
+ * packet may arrive and from which protocol version; the dispatcher checks
+ * that, so handlers never repeat those checks. Decoding finishes before a
+ * handler runs. Input is read in bounded slices per readiness event so one
+ * busy client cannot starve the others.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "codec.h"
+#include "log.h"
+#include "mem.h"
+#include "session.h"
+
+#define READ_CHUNK (16 * 1024)
+#define READ_BUDGET (256 * 1024) /* bytes read per readiness event */
+#define ST_NEW (1u << CONN_NEW)
+#define ST_ACTIVE (1u << CONN_ACTIVE)
+
+typedef void (*handler_fn)(struct conn *c, struct mqtt_packet *p);
+
+static const struct packet_rule {
+    codec_decode_fn decode;
+    handler_fn handle;
+    uint8_t states;      /* ST_* bits in which the packet is allowed */
+    uint8_t min_version;
+} packet_table[16] = {
+    [MQTT_CONNECT] = {codec_decode_connect, handle_connect, ST_NEW, 0},
+    [MQTT_PUBLISH] = {codec_decode_publish, handle_publish, ST_ACTIVE, MQTT_V31},
+    [MQTT_PUBACK] = {codec_decode_ack, handle_ack, ST_ACTIVE, MQTT_V31},
+    [MQTT_PUBREC] = {codec_decode_ack, handle_ack, ST_ACTIVE, MQTT_V31},
+    [MQTT_PUBREL] = {codec_decode_ack, handle_ack, ST_ACTIVE, MQTT_V31},
+    [MQTT_PUBCOMP] = {codec_decode_ack, handle_ack, ST_ACTIVE, MQTT_V31},
+    [MQTT_SUBSCRIBE] = {codec_decode_subscribe, handle_subscribe, ST_ACTIVE, MQTT_V31},
+    [MQTT_UNSUBSCRIBE] = {codec_decode_unsubscribe, handle_unsubscribe, ST_ACTIVE, MQTT_V31},
+    [MQTT_PINGREQ] = {codec_decode_empty, handle_pingreq, ST_ACTIVE, MQTT_V31},
+    [MQTT_DISCONNECT] = {codec_decode_disconnect, handle_disconnect, ST_ACTIVE, MQTT_V31},
+    [MQTT_AUTH] = {codec_decode_auth, handle_auth, ST_ACTIVE, MQTT_V5},
+};
+
+uint8_t conn_reason_for(enum wd_err e)
+{
+    switch (e) {
+    case WD_EMALFORMED: return MQTT_RC_MALFORMED;
+    case WD_ETOOLARGE: return MQTT_RC_PACKET_TOO_LARGE;
+    case WD_ETOPIC: return MQTT_RC_TOPIC_NAME_INVALID;
+    case WD_EPAYLOAD: return MQTT_RC_PAYLOAD_FORMAT_INVALID;
+    case WD_ENOMEM: return MQTT_RC_UNSPECIFIED;
+    case WD_ELIMIT: return MQTT_RC_QUOTA_EXCEEDED;
+    case WD_EDENIED: return MQTT_RC_NOT_AUTHORIZED;
+    default: return MQTT_RC_PROTOCOL_ERROR;
+    }
+}
+
+void conn_mark_output(struct conn *c)
+{
+    if (c->in_flush)
+        return;
+    c->in_flush = true;
+    c->flush_next = c->b->flush_list;
+    c->b->flush_list = c;
+}
+
+static void on_io(struct loop_io *io, unsigned events);
+static void on_timer(struct loop_timer *t);
+
+void conn_accept(struct listener *lst, int fd, const char *addr)
+{
+    struct broker *b = lst->b;
+    struct conn *c = wd_calloc(1, sizeof *c);
+    if (!c) {
+        log_warning("out of memory accepting %s", addr);
+        close(fd);
+        return;
+    }
+    c->b = b;
+    c->lst = lst;
+    c->problem_info = true;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    buf_init(&c->in);
+    buf_init(&c->out);
+    loop_timer_init(&c->timer, on_timer);
+    if (loop_add(b->loop, &c->io, fd, LOOP_READABLE, on_io) != WD_OK) {
+        close(fd);
+        wd_free(c);
+        return;
+    }
+    c->next = b->conns;
+    if (b->conns)
+        b->conns->prev = c;
+    b->conns = c;
+    b->nconns++;
+    lst->nconns++;
+    c->last_rx_ms = loop_now_ms(b->loop);
+    loop_timer_arm(b->loop, &c->timer, (uint64_t)b->cfg.connect_timeout * 1000);
+    log_debug("accepted %s on %s", addr, lst->name);
+}
+
+void conn_close(struct conn *c, uint8_t reason, bool send_disconnect, bool send_will)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (send_disconnect && reason >= 0x80 && c->version == MQTT_V5 && c->state == CONN_ACTIVE) {
+        struct mqtt_disconnect d = {.reason = reason};
+        codec_encode_disconnect(&c->out, MQTT_V5, &d);
+        conn_mark_output(c);
+    }
+    c->state = CONN_CLOSING;
+    c->send_will = send_will;
+    c->close_reason = reason;
+    loop_timer_cancel(c->b->loop, &c->timer);
+    if (!c->reaping) {
+        c->reaping = true;
+        c->reap_next = c->b->reap_list;
+        c->b->reap_list = c;
+    }
+}
+
+void conn_free(struct conn *c)
+{
+    struct broker *b = c->b;
+    loop_del(b->loop, &c->io);
+    close(c->io.fd);
+    loop_timer_cancel(b->loop, &c->timer);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    b->nconns--;
+    c->lst->nconns--;
+    buf_fini(&c->in);
+    buf_fini(&c->out);
+    for (uint16_t i = 0; i < c->alias_out_used; i++)
+        wd_free(c->alias_out[i].topic);
+    wd_free(c->alias_out);
+    if (c->alias_in) {
+        for (uint32_t i = 0; i < b->cfg.topic_alias_maximum; i++)
+            wd_free(c->alias_in[i].topic);
+        wd_free(c->alias_in);
+    }
+    wd_free(c);
+}
+
+void conn_flush(struct conn *c)
+{
+    while (buf_used(&c->out)) {
+        ssize_t n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out), MSG_NOSIGNAL);
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->state != CONN_CLOSING)
+                loop_set(c->b->loop, &c->io, LOOP_READABLE | LOOP_WRITABLE);
+            return;
+        }
+        log_debug("send to %s: %s", c->addr, n < 0 ? strerror(errno) : "closed");
+        buf_consume(&c->out, buf_used(&c->out));
+        conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
+        return;
+    }
+    buf_shrink(&c->out, 64 * 1024);
+    if (c->state != CONN_CLOSING)
+        loop_set(c->b->loop, &c->io, LOOP_READABLE);
+    /* The socket drained: a slow consumer's queue may move again. */
+    if (c->s && c->s->queue.count && c->state == CONN_ACTIVE)
+        session_pump(c->s);
+}
+
+static void dispatch(struct conn *c, uint8_t type, uint8_t flags, const uint8_t *body,
+                     uint32_t len, uint32_t total)
+{
+    const struct packet_rule *r = &packet_table[type];
+    if (c->state == CONN_NEW && type != MQTT_CONNECT) {
+        /* [MQTT-3.1.0-1] the first packet must be CONNECT: close, no CONNACK. */
+        log_info("first packet from %s is type %u, not CONNECT: closing", c->addr, type);
+        conn_close(c, MQTT_RC_PROTOCOL_ERROR, false, false);
+        return;
+    }
+    if (!r->handle || !(r->states & (1u << c->state)) || c->version < r->min_version) {
+        /* Server-bound packet types only; a second CONNECT is a protocol error [MQTT-3.1.0-2]. */
+        conn_close(c, MQTT_RC_PROTOCOL_ERROR, true, true);
+        return;
+    }
+    struct mqtt_packet p;
+    memset(&p, 0, sizeof p);
+    p.type = type;
+    p.flags = flags;
+    p.length = total;
+    enum wd_err e = r->decode(flags, body, len, c->version, &p);
+    if (e != WD_OK) {
+        if (type == MQTT_CONNECT) {
+            handle_connect_error(c, &p, e);
+            return;
+        }
+        log_info("bad %u packet from %s (%s): %s", type, c->addr,
+                 c->s ? c->s->client_id : "-", wd_strerror(e));
+        conn_close(c, conn_reason_for(e), true, true);
+        return;
+    }
+    c->msgs_in++;
+    r->handle(c, &p);
+}
+
+static void process_input(struct conn *c)
+{
+    uint32_t max = c->b->cfg.max_packet_size;
+    while (c->state != CONN_CLOSING && buf_used(&c->in)) {
+        uint8_t type, flags;
+        uint32_t rem, hl;
+        enum wd_err e =
+            codec_fixed_header(buf_head(&c->in), buf_used(&c->in), max, &type, &flags, &rem, &hl);
+        if (e == WD_EAGAIN)
+            return;
+        if (e != WD_OK) {
+            log_info("bad packet header from %s: %s", c->addr, wd_strerror(e));
+            conn_close(c, conn_reason_for(e), true, true);
+            return;
+        }
+        if (buf_used(&c->in) < (size_t)hl + rem) {
+            /* Reserve once for the whole packet (bounded by max_packet_size). */
+            if (buf_reserve(&c->in, (size_t)hl + rem - buf_used(&c->in)) != WD_OK) {
+                conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
+            }
+            return;
+        }
+        c->last_rx_ms = loop_now_ms(c->b->loop);
+        c->bytes_in += hl + rem;
+        c->b->stats.bytes_received += hl + rem;
+        dispatch(c, type, flags, buf_head(&c->in) + hl, rem, hl + rem);
+        buf_consume(&c->in, (size_t)hl + rem);
+    }
+    buf_shrink(&c->in, 64 * 1024);
+}
+
+static void read_input(struct conn *c)
+{
+    size_t budget = READ_BUDGET;
+    while (budget && c->state != CONN_CLOSING) {
+        if (buf_reserve(&c->in, READ_CHUNK) != WD_OK) {
+            conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
+            return;
+        }
+        size_t room = c->in.cap - c->in.len;
+        if (room > budget)
+            room = budget;
+        ssize_t n = recv(c->io.fd, c->in.data + c->in.len, room, 0);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            budget -= (size_t)n;
+            process_input(c);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* EOF or error: an abnormal close unless DISCONNECT came first. */
+        log_debug("read from %s: %s", c->addr, n == 0 ? "end of stream" : strerror(errno));
+        conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
+        return;
+    }
+}
+
+static void on_io(struct loop_io *io, unsigned events)
+{
+    struct conn *c = container_of(io, struct conn, io);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (events & LOOP_WRITABLE)
+        conn_flush(c);
+    if ((events & LOOP_READABLE) && c->state != CONN_CLOSING)
+        read_input(c);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+    struct conn *c = container_of(t, struct conn, timer);
+    struct broker *b = c->b;
+    if (c->state == CONN_NEW) {
+        log_info("no CONNECT from %s within %u s: closing", c->addr, b->cfg.connect_timeout);
+        conn_close(c, MQTT_RC_MAX_CONNECT_TIME, false, false);
+        return;
+    }
+    if (c->state != CONN_ACTIVE || c->keepalive == 0)
+        return;
+    uint64_t limit = (uint64_t)c->keepalive * 1500;
+    uint64_t idle = loop_now_ms(b->loop) - c->last_rx_ms;
+    if (idle >= limit) {
+        log_info("keepalive timeout client=%s addr=%s", c->s ? c->s->client_id : "-", c->addr);
+        conn_close(c, MQTT_RC_KEEPALIVE_TIMEOUT, true, true);
+        return;
+    }
+    loop_timer_arm(b->loop, &c->timer, limit - idle);
+}
+
+/* ---- output ---- */
+
+void conn_send_ack(struct conn *c, uint8_t type, uint16_t pid, uint8_t reason)
+{
+    struct mqtt_ack a = {.type = type, .packet_id = pid, .reason = reason};
+    if (codec_encode_ack(&c->out, c->version, &a) != WD_OK) {
+        conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
+        return;
+    }
+    conn_mark_output(c);
+}
+
+/* Find or assign an outbound alias for topic; 0 when none is available. */
+static uint16_t alias_lookup(struct conn *c, const char *topic, uint16_t len, bool *fresh)
+{
+    *fresh = false;
+    for (uint16_t i = 0; i < c->alias_out_used; i++)
+        if (c->alias_out[i].len == len && memcmp(c->alias_out[i].topic, topic, len) == 0)
+            return i + 1;
+    if (c->alias_out_used >= c->alias_out_max)
+        return 0;
+    if (!c->alias_out) {
+        c->alias_out = wd_calloc(c->alias_out_max, sizeof *c->alias_out);
+        if (!c->alias_out)
+            return 0;
+    }
+    char *copy = wd_strndup(topic, len);
+    if (!copy)
+        return 0;
+    c->alias_out[c->alias_out_used] = (struct alias_out){copy, len};
+    *fresh = true;
+    return ++c->alias_out_used;
+}
+
+static void alias_forget_last(struct conn *c)
+{
+    c->alias_out_used--;
+    wd_free(c->alias_out[c->alias_out_used].topic);
+    c->alias_out[c->alias_out_used].topic = NULL;
+}
+
+enum wd_err conn_send_publish(struct conn *c, const struct delivery *d, bool dup)
+{
+    const struct msg *m = d->m;
+    struct mqtt_publish p = {
+        .qos = d->qos,
+        .dup = dup,
+        .retain = d->retain,
+        .topic = {(const uint8_t *)msg_topic(m), m->topic_len},
+        .packet_id = d->qos ? d->pid : 0,
+        .payload = {msg_payload(m), m->payload_len},
+    };
+    bool fresh = false;
+    if (c->version == MQTT_V5) {
+        struct mqtt_props *pr = &p.props;
+        pr->extra = (struct mqtt_str){msg_props(m), m->props_len};
+        if (m->expiry_at_ms) {
+            uint64_t now = loop_now_ms(c->b->loop);
+            uint64_t left = m->expiry_at_ms > now ? (m->expiry_at_ms - now + 999) / 1000 : 0;
+            pr->present |= MQTT_PROP_BIT(MQTT_P_MESSAGE_EXPIRY);
+            pr->message_expiry = (uint32_t)left;
+        }
+        if (d->nsubid) {
+            pr->sub_ids = d->nsubid == 1 ? &d->subid : d->subids;
+            pr->sub_id_count = d->nsubid;
+        }
+        if (c->alias_out_max) {
+            uint16_t alias = alias_lookup(c, msg_topic(m), m->topic_len, &fresh);
+            if (alias) {
+                pr->present |= MQTT_PROP_BIT(MQTT_P_TOPIC_ALIAS);
+                pr->topic_alias = alias;
+                if (!fresh)
+                    p.topic.len = 0;
+            }
+        }
+    }
+    size_t before = buf_used(&c->out);
+    enum wd_err e = codec_encode_publish(&c->out, c->version, &p);
+    if (e != WD_OK) {
+        if (fresh)
+            alias_forget_last(c);
+        return e;
+    }
+    size_t size = buf_used(&c->out) - before;
+    if (c->max_packet_out && size > c->max_packet_out) {
+        /* [MQTT-3.1.2-25] never exceed the client's maximum: skip this message. */
+        buf_truncate(&c->out, before);
+        if (fresh)
+            alias_forget_last(c);
+        c->b->stats.msgs_dropped++;
+        return WD_ETOOLARGE;
+    }
+    c->msgs_out++;
+    c->bytes_out += size;
+    c->b->stats.msgs_sent++;
+    c->b->stats.bytes_sent += size;
+    conn_mark_output(c);
+    return WD_OK;
+}

@@ -1,0 +1,121 @@
+/*
+ * conn.h - one client connection: socket, input/output buffers, protocol
+ * version, keepalive, topic aliases, and the packet dispatcher.
+ *
+ * A connection is never freed inside its own callback chain: conn_close()
+ * marks it and the broker's before-sleep hook reaps it after its output
+ * (a final DISCONNECT, say) has been flushed as far as the socket allows.
+ * Thread: broker.
+ */
+#ifndef WD_CONN_H
+#define WD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "mqtt.h"
+
+struct broker;
+struct listener;
+struct session;
+struct delivery;
+
+enum conn_state {
+    CONN_NEW,                /* waiting for CONNECT */
+    CONN_ACTIVE,             /* CONNACK sent */
+    CONN_CLOSING,            /* close-asap: no more input is processed */
+};
+
+/* Output above this many bytes makes the client a slow consumer: deliveries queue. */
+#define CONN_OUT_HIGH_WATER (256 * 1024)
+
+struct alias_out {
+    char *topic;             /* owned */
+    uint16_t len;
+};
+
+struct conn {
+    struct loop_io io;
+    struct broker *b;
+    struct listener *lst;
+    struct conn *prev, *next;        /* broker's list of all connections */
+    struct conn *flush_next;         /* broker's list of connections with output */
+    bool in_flush;                   /* on that list */
+    bool reaping;                    /* on the reap list */
+    struct conn *reap_next;
+    enum conn_state state;
+    uint8_t version;                 /* MQTT_V31/V311/V5, 0 before CONNECT */
+    struct buf in;
+    struct buf out;
+    struct session *s;               /* attached session once CONNACK is sent */
+    char addr[64];                   /* "ip:port" of the peer */
+    uint16_t keepalive;              /* effective keepalive, seconds */
+    uint64_t last_rx_ms;             /* loop time of the last packet received */
+    struct loop_timer timer;         /* connect timeout, then keepalive */
+    uint32_t max_packet_out;         /* client's Maximum Packet Size, 0 = no limit */
+    uint16_t window;                 /* outbound in-flight window */
+    uint16_t alias_out_max;          /* aliases we may use towards the client */
+    uint16_t alias_out_used;
+    struct alias_out *alias_out;     /* owned, alias_out_max entries */
+    struct alias_out *alias_in;      /* owned, topic_alias_maximum entries */
+    bool send_will;                  /* the close is abnormal: process the will */
+    bool problem_info;               /* 5.0 Request Problem Information (default 1) */
+    uint8_t close_reason;            /* why (for the log) */
+    uint64_t connected_at;           /* wall clock seconds */
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+};
+
+/* Take a freshly accepted socket (non-blocking). Closes fd on failure. */
+void conn_accept(struct listener *lst, int fd, const char *addr);
+
+/*
+ * Close the connection as soon as possible. reason: a 5.0 reason code; if
+ * it is >= 0x80, the connection is a 5.0 one past CONNACK and send_disconnect
+ * is true, a DISCONNECT with that reason goes out first. send_will: process
+ * the will (abnormal close).
+ */
+void conn_close(struct conn *c, uint8_t reason, bool send_disconnect, bool send_will);
+
+/* Queue bytes for the socket (flushed before the loop sleeps). */
+void conn_mark_output(struct conn *c);
+
+/*
+ * Encode and queue one PUBLISH for d (pid set by the caller for QoS > 0).
+ * Returns WD_ETOOLARGE if it would exceed the client's Maximum Packet Size
+ * (nothing queued), WD_ENOMEM, or WD_OK.
+ */
+enum wd_err conn_send_publish(struct conn *c, const struct delivery *d, bool dup);
+
+/* Queue an ack packet (PUBACK/PUBREC/PUBREL/PUBCOMP). */
+void conn_send_ack(struct conn *c, uint8_t type, uint16_t pid, uint8_t reason);
+
+/* Is the output buffer so full that deliveries should wait in the queue? */
+static inline bool conn_congested(const struct conn *c)
+{
+    return buf_used(&c->out) > CONN_OUT_HIGH_WATER;
+}
+
+/* Write as much output as the socket takes; re-arms EPOLLOUT if some is left. */
+void conn_flush(struct conn *c);
+
+/* Free a connection (broker's reap hook and shutdown only). */
+void conn_free(struct conn *c);
+
+/* Packet handlers: one per inbound packet type (handle_*.c). */
+void handle_connect(struct conn *c, struct mqtt_packet *p);
+void handle_publish(struct conn *c, struct mqtt_packet *p);
+void handle_ack(struct conn *c, struct mqtt_packet *p);
+void handle_subscribe(struct conn *c, struct mqtt_packet *p);
+void handle_unsubscribe(struct conn *c, struct mqtt_packet *p);
+void handle_pingreq(struct conn *c, struct mqtt_packet *p);
+void handle_disconnect(struct conn *c, struct mqtt_packet *p);
+void handle_auth(struct conn *c, struct mqtt_packet *p);
+/* A CONNECT that failed to decode: answer with a CONNACK where the version allows, close. */
+void handle_connect_error(struct conn *c, const struct mqtt_packet *p, enum wd_err e);
+
+/* Map a codec error to the 5.0 DISCONNECT reason code. */
+uint8_t conn_reason_for(enum wd_err e);
+
+#endif

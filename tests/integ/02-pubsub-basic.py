@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""Pub/sub basics: command-line clients (3.1.1 and 5.0), wildcards, '$' topics,
+overlapping subscriptions, No Local, unsubscribe, invalid filters, the
+per-client subscription limit and the max_qos cap (contract.md, SUBSCRIBE)."""
+import threading
+import time
+
+import lib
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+import pubsub_util as u
+
+
+def _mosq_sub_until(b, args, pub):
+    """Run mosquitto_sub with args in a thread; call pub() every 0.2 s until it
+    exits (it has -C so it exits after its messages; -W bounds it)."""
+    out = {}
+
+    def run():
+        out["p"] = lib.mosq_sub(b, *args)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    for _ in range(50):         # <= 10 s
+        if not t.is_alive():
+            break
+        pub()
+        t.join(0.2)
+    t.join(10)
+    assert "p" in out, "mosquitto_sub did not finish"
+    return out["p"]
+
+
+def _cli_roundtrip(version):
+    with lib.Broker() as b:
+        # mosquitto_pub -> mosquitto_sub
+        p = _mosq_sub_until(
+            b, ["-V", version, "-t", "cli/+", "-C", "1", "-W", "10", "-v", "-q", "1"],
+            lambda: lib.mosq_pub(b, "-V", version, "-t", "cli/one", "-m", "hello", "-q", "1"))
+        assert p.returncode == 0, "expected mosquitto_sub exit 0, got %d (%s)" % (
+            p.returncode, p.stderr)
+        out = p.stdout.decode("utf-8", "replace").strip()
+        assert out == "cli/one hello", "expected 'cli/one hello', got %r" % out
+        # mosquitto_pub -> paho subscriber of the other version
+        s = lib.client(b, "psub", version=4 if version == "mqttv5" else 5)
+        s.sub("cli/#", qos=1)
+        r = lib.mosq_pub(b, "-V", version, "-t", "cli/two", "-m", "world", "-q", "1")
+        assert r.returncode == 0, "expected mosquitto_pub exit 0, got %d (%s)" % (
+            r.returncode, r.stderr)
+        m = s.expect(timeout=3)
+        assert (m.topic, m.payload) == ("cli/two", b"world"), "expected cli/two world, got %s %r" % (
+            m.topic, m.payload)
+        # paho publisher -> mosquitto_sub
+        pp = lib.client(b, "ppub", version=5 if version == "mqttv5" else 4)
+        p = _mosq_sub_until(
+            b, ["-V", version, "-t", "cli/three", "-C", "1", "-W", "10"],
+            lambda: pp.pub("cli/three", b"x3", qos=0))
+        out = p.stdout.decode("utf-8", "replace").strip()
+        assert out == "x3", "expected 'x3', got %r (rc %d, %s)" % (out, p.returncode, p.stderr)
+
+
+@lib.case
+def cli_roundtrip_v311():
+    _cli_roundtrip("mqttv311")
+
+
+@lib.case
+def cli_roundtrip_v5():
+    _cli_roundtrip("mqttv5")
+
+
+@lib.case
+def cli_v5_user_property_and_retain():
+    with lib.Broker() as b:
+        r = lib.mosq_pub(b, "-V", "mqttv5", "-t", "cli/ret", "-m", "kept", "-r", "-q", "1",
+                         "-D", "publish", "user-property", "k", "v")
+        assert r.returncode == 0, "expected mosquitto_pub exit 0, got %d (%s)" % (
+            r.returncode, r.stderr)
+        p = lib.mosq_sub(b, "-V", "mqttv5", "-t", "cli/ret", "-C", "1", "-W", "5",
+                         "-F", "%t %p %r")
+        assert p.returncode == 0, "expected mosquitto_sub exit 0, got %d (%s)" % (
+            p.returncode, p.stderr)
+        out = p.stdout.decode("utf-8", "replace").strip()
+        assert out == "cli/ret kept 1", "expected 'cli/ret kept 1', got %r" % out
+        # mosquitto_sub prints user properties with %P
+        p = lib.mosq_sub(b, "-V", "mqttv5", "-t", "cli/ret", "-C", "1", "-W", "5", "-F", "%P")
+        assert b"k:v" in p.stdout, "expected user property k:v, got %r" % p.stdout
+
+
+def _check_matches(b, flt, yes, no, version=5):
+    s = lib.client(b, "wsub", version=version)
+    s.sub(flt, qos=1)
+    p = lib.client(b, "wpub", version=version)
+    for t in no + yes:
+        p.pub(t, t.encode(), qos=1)
+    got = sorted(m.topic for m in u.drain(s, quiet=0.7))
+    assert got == sorted(yes), "filter %r: expected %r, got %r" % (flt, sorted(yes), got)
+    s.disconnect()
+    p.disconnect()
+
+
+@lib.case
+def wildcard_plus():
+    with lib.Broker() as b:
+        _check_matches(b, "a/+/c", yes=["a/b/c", "a//c", "a/xyz/c"],
+                       no=["a/b/d", "a/b/c/d", "a/c", "b/b/c", "a/b"])
+        _check_matches(b, "+", yes=["x", "y"], no=["x/y", "/x"], version=4)
+        _check_matches(b, "+/x", yes=["/x", "q/x"], no=["x", "q/x/y"])
+        _check_matches(b, "+/+", yes=["a/b", "/b", "a/", "/"], no=["a", "a/b/c"], version=4)
+
+
+@lib.case
+def wildcard_hash():
+    with lib.Broker() as b:
+        _check_matches(b, "a/#", yes=["a", "a/b", "a/b/c", "a/"], no=["b", "ab", "b/a"])
+        _check_matches(b, "#", yes=["a", "a/b", "/x", "zz/top"], no=[], version=4)
+        _check_matches(b, "a/+/#", yes=["a/b", "a/b/c", "a/b/c/d"], no=["a", "b/c/d"])
+
+
+@lib.case
+def dollar_topics_not_matched_by_wildcards():
+    with lib.Broker() as b:
+        s_all = lib.client(b, "hash", version=5)
+        s_all.sub("#", qos=1)
+        s_plus = lib.client(b, "plus", version=4)
+        s_plus.sub("+/x", qos=1)
+        s_plus.sub("+/+", qos=1)
+        s_dollar = lib.client(b, "dollar", version=5)
+        s_dollar.sub("$priv/#", qos=1)
+        p = lib.client(b, "pub", version=5)
+        p.pub("$priv/x", b"d", qos=1)
+        m = s_dollar.expect(timeout=3)
+        assert m.topic == "$priv/x", "expected $priv/x on '$priv/#', got %s" % m.topic
+        p.pub("norm/x", b"n", qos=1)
+        m = s_all.expect(timeout=3)
+        assert m.topic == "norm/x", "expected '#' to get norm/x first (not $priv/x), got %s" % m.topic
+        m = s_plus.expect(timeout=3)
+        assert m.topic == "norm/x", "expected '+/x' and '+/+' to match norm/x (once), got %s" % m.topic
+        s_all.expect_none(timeout=0.5)
+        s_plus.expect_none(timeout=0.5)
+
+
+@lib.case
+def overlapping_delivered_once_at_highest_qos():
+    u.warden_only('mosquitto does not deliver at the highest overlapping QoS')
+    with lib.Broker() as b:
+        for ver in (4, 5):
+            s = lib.client(b, "ov%d" % ver, version=ver)
+            s.sub("ov/#", qos=0)
+            s.sub("ov/+", qos=2)
+            s.sub("ov/a", qos=1)
+            p = lib.client(b, "ovp%d" % ver, version=ver)
+            p.pub("ov/a", b"m1", qos=2)
+            m = s.expect(timeout=3)
+            assert (m.payload, m.qos) == (b"m1", 2), (
+                "v%d: expected m1 at QoS 2, got %r at QoS %d" % (ver, m.payload, m.qos))
+            s.expect_none(timeout=1)
+            s.disconnect()
+            p.disconnect()
+
+
+@lib.case
+def overlapping_carries_every_subscription_identifier():
+    u.warden_only('mosquitto does not merge overlapping subscriptions')
+    with lib.Broker() as b:
+        s = lib.client(b, "sid", version=5)
+        s.sub("si/#", qos=0, props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=11))
+        s.sub("si/+/c", qos=1, props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=22))
+        s.sub("si/b/c", qos=0, props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=333))
+        s.sub("si/b/#", qos=0)   # no identifier
+        p = lib.client(b, "sidp", version=5)
+        p.pub("si/b/c", b"x", qos=1)
+        m = s.expect(timeout=3)
+        assert m.qos == 1, "expected QoS 1 (highest granted), got %d" % m.qos
+        assert u.subids(m) == [11, 22, 333], "expected subscription ids [11, 22, 333], got %r" % u.subids(m)
+        s.expect_none(timeout=1)
+        p.pub("si/q", b"y", qos=0)
+        m = s.expect(timeout=3)
+        assert u.subids(m) == [11], "expected subscription ids [11] for si/q, got %r" % u.subids(m)
+        # replacing a subscription without an identifier removes its identifier
+        s.sub("si/#", qos=0)
+        p.pub("si/q", b"z", qos=0)
+        m = s.expect(timeout=3)
+        assert u.subids(m) == [], "expected no subscription id after re-subscribe, got %r" % u.subids(m)
+
+
+@lib.case
+def no_local():
+    with lib.Broker() as b:
+        a = lib.client(b, "nl-a", version=5)
+        a.sub("nl/t", options=SubscribeOptions(qos=1, noLocal=True))
+        other = lib.client(b, "nl-b", version=5)
+        other.sub("nl/t", qos=1)
+        a.pub("nl/t", b"own", qos=1)
+        m = other.expect(timeout=3)
+        assert m.payload == b"own", "expected other subscriber to get 'own', got %r" % m.payload
+        a.expect_none(timeout=1)
+        other.pub("nl/t", b"foreign", qos=1)
+        m = a.expect(timeout=3)
+        assert m.payload == b"foreign", "expected No Local subscriber to get 'foreign', got %r" % m.payload
+        # without No Local a client gets its own messages
+        other.expect(timeout=3)
+        other.expect_none(timeout=0.3)
+
+
+@lib.case
+def unsubscribe_v5():
+    with lib.Broker() as b:
+        s = lib.client(b, "us5", version=5)
+        s.sub("u/a", qos=1)
+        s.sub("u/b", qos=1)
+        p = lib.client(b, "usp", version=5)
+        rc = u.codes(s.unsub("u/a"))
+        assert rc == [0], "expected UNSUBACK [0x00], got %r" % rc
+        rc = u.codes(s.unsub("u/never"))
+        assert rc == [0x11], "expected UNSUBACK [0x11] for a filter not subscribed, got %r" % rc
+        rc = u.codes(s.unsub("u/a"))
+        assert rc == [0x11], "expected UNSUBACK [0x11] on second unsubscribe, got %r" % rc
+        p.pub("u/a", b"gone", qos=1)
+        p.pub("u/b", b"still", qos=1)
+        m = s.expect(timeout=3)
+        assert m.payload == b"still", "expected only 'still' after unsubscribe, got %r" % m.payload
+        s.expect_none(timeout=1)
+
+
+@lib.case
+def unsubscribe_raw_multi_v5():
+    with lib.Broker() as b:
+        r = u.RawClient(b, "usraw")
+        assert r.sub([("x/1", 0), ("x/2", 1)]) == [0, 1]
+        pid = r.next_pid()
+        r.send(u.unsubscribe(pid, ["x/2", "x/none", "x/1", "x/+"]))
+        p = r.expect(u.UNSUBACK)
+        gpid, rc, _ = u.parse_suback(p[2])
+        assert gpid == pid, "expected UNSUBACK pid %d, got %d" % (pid, gpid)
+        assert rc == [0, 0x11, 0, 0x11], "expected UNSUBACK codes [0,0x11,0,0x11], got %r" % rc
+        r.close()
+
+
+@lib.case
+def unsubscribe_v311():
+    with lib.Broker() as b:
+        s = lib.client(b, "us4", version=4)
+        s.sub("u/a", qos=1)
+        s.unsub("u/a")
+        s.unsub("u/never")      # 3.1.1: plain UNSUBACK, connection stays
+        p = lib.client(b, "usp4", version=4)
+        p.pub("u/a", b"gone", qos=1)
+        s.expect_none(timeout=1)
+        s.sub("u/a", qos=0)
+        p.pub("u/a", b"back", qos=1)
+        m = s.expect(timeout=3)
+        assert m.payload == b"back", "expected 'back' after re-subscribe, got %r" % m.payload
+
+
+@lib.case
+def invalid_filters_per_entry_v5():
+    u.warden_only('mosquitto closes the connection on an invalid filter')
+    with lib.Broker(extra="max_topic_levels 4\n") as b:
+        r = u.RawClient(b, "inv5")
+        entries = [("a/#/b", 0), ("ok/1", 1), ("a+", 0), ("#x", 0), ("a/b#", 1),
+                   ("l1/l2/l3/l4/l5", 0), ("ok/+/#", 2)]
+        rc = r.sub(entries)
+        assert rc == [0x8F, 1, 0x8F, 0x8F, 0x8F, 0x8F, 2], (
+            "expected [0x8F,1,0x8F,0x8F,0x8F,0x8F,2], got %r" % [hex(c) for c in rc])
+        # the valid entries took effect, the connection is still usable
+        p = lib.client(b, "invp", version=5)
+        p.pub("ok/1", b"v", qos=1)
+        m = r.expect_pub()
+        assert m.payload == b"v" and m.qos == 1, "expected 'v' at QoS 1, got %r" % m
+        r.close()
+
+
+@lib.case
+def invalid_filters_per_entry_v311():
+    u.warden_only('mosquitto closes the connection on an invalid filter')
+    with lib.Broker() as b:
+        r = u.RawClient(b, "inv4", version=4)
+        rc = r.sub([("a/#/b", 1), ("ok/1", 1), ("+x", 0)])
+        assert rc == [0x80, 1, 0x80], "expected [0x80,1,0x80], got %r" % [hex(c) for c in rc]
+        r.close()
+
+
+@lib.case
+def max_subscriptions_per_client():
+    u.warden_only('mosquitto has no max_subscriptions_per_client')
+    with lib.Broker(extra="max_subscriptions_per_client 2\n") as b:
+        r = u.RawClient(b, "ms5")
+        rc = r.sub([("m/1", 0), ("m/2", 1), ("m/3", 1)])
+        assert rc == [0, 1, 0x97], "expected [0,1,0x97], got %r" % [hex(c) for c in rc]
+        # replacing an existing subscription is not a new one
+        rc = r.sub([("m/2", 2)])
+        assert rc == [2], "expected [2] when replacing m/2 at the limit, got %r" % rc
+        rc = r.sub([("m/4", 0)])
+        assert rc == [0x97], "expected [0x97] for a third filter, got %r" % rc
+        # after an unsubscribe there is room again
+        pid = r.next_pid()
+        r.send(u.unsubscribe(pid, ["m/1"]))
+        r.expect(u.UNSUBACK)
+        rc = r.sub([("m/4", 1)])
+        assert rc == [1], "expected [1] after unsubscribing one, got %r" % rc
+        r4 = u.RawClient(b, "ms4", version=4)
+        rc = r4.sub([("m/1", 0), ("m/2", 0), ("m/3", 0)])
+        assert rc == [0, 0, 0x80], "expected 3.1.1 [0,0,0x80], got %r" % [hex(c) for c in rc]
+        r.close()
+        r4.close()
+
+
+@lib.case
+def granted_qos_capped_by_max_qos():
+    with lib.Broker(extra="max_qos 1\n") as b:
+        r = u.RawClient(b, "mq5")
+        mq = u.getprop(r.connack_props, u.MAX_QOS)
+        assert mq == 1, "expected CONNACK Maximum QoS 1, got %r" % mq
+        rc = r.sub([("q/2", 2), ("q/1", 1), ("q/0", 0)])
+        assert rc == [1, 1, 0], "expected granted [1,1,0], got %r" % rc
+        r4 = u.RawClient(b, "mq4", version=4)
+        rc = r4.sub([("q/2", 2)])
+        assert rc == [1], "expected 3.1.1 granted [1], got %r" % rc
+        p = lib.client(b, "mqp", version=5)
+        p.pub("q/2", b"one", qos=1)
+        m = r.expect_pub()
+        assert (m.payload, m.qos) == (b"one", 1), "expected 'one' at QoS 1, got %r" % m
+        m = r4.expect_pub()
+        assert (m.payload, m.qos) == (b"one", 1), "expected 3.1.1 'one' at QoS 1, got %r" % m
+        r.close()
+        r4.close()
+    with lib.Broker(extra="max_qos 0\n") as b:
+        r = u.RawClient(b, "mq0")
+        mq = u.getprop(r.connack_props, u.MAX_QOS)
+        assert mq == 0, "expected CONNACK Maximum QoS 0, got %r" % mq
+        rc = r.sub([("q/2", 2), ("q/1", 1)])
+        assert rc == [0, 0], "expected granted [0,0], got %r" % rc
+        r.close()
+    with lib.Broker() as b:
+        r = u.RawClient(b, "mqdef")
+        mq = u.getprop(r.connack_props, u.MAX_QOS)
+        assert mq is None, "expected no Maximum QoS in CONNACK with max_qos 2, got %r" % mq
+        r.close()
+
+
+lib.run()

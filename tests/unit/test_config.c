@@ -1,0 +1,651 @@
+/*
+ * test_config.c - unit tests for core/config.c.
+ *
+ * Errors are caught by a collecting report callback and checked by exact
+ * file, line and message. Every test checks that mem_in_use() is back to its
+ * starting value, and the out-of-memory tests fail each allocation in turn.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "err.h"
+#include "mem.h"
+
+#define MAX_ERRS 32
+
+struct err_rec {
+    char file[256];
+    int line;
+    char msg[512];
+};
+
+struct errs {
+    int n;
+    struct err_rec e[MAX_ERRS];
+};
+
+static struct errs errs;
+static size_t mem_base;
+
+static void collect(void *ctx, const char *file, int line, const char *msg)
+{
+    struct errs *c = ctx;
+    assert_true(c->n < MAX_ERRS);
+    struct err_rec *r = &c->e[c->n++];
+    snprintf(r->file, sizeof r->file, "%s", file ? file : "(null)");
+    r->line = line;
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&errs, 0, sizeof errs);
+    mem_fail_after(0);
+    mem_base = mem_in_use();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mem_fail_after(0);
+    assert_int_equal(mem_in_use(), mem_base);
+    return 0;
+}
+
+/* Parse text as "t.conf" into cfg (set to defaults first), collecting errors. */
+static enum wd_err parse(struct config *cfg, const char *text)
+{
+    config_defaults(cfg);
+    memset(&errs, 0, sizeof errs);
+    return config_parse(cfg, "t.conf", text, strlen(text), collect, &errs);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_null(c.path);
+    assert_int_equal(c.nlisteners, 0);
+    assert_string_equal(c.store_dir, "./warden-data");
+    assert_int_equal(c.max_connections, 2048);
+    assert_int_equal(c.max_packet_size, 1048576);
+    assert_int_equal(c.max_inflight_messages, 20);
+    assert_int_equal(c.max_queued_messages, 1000);
+    assert_int_equal(c.max_queued_bytes, 16u << 20);
+    assert_int_equal(c.max_topic_length, 1024);
+    assert_int_equal(c.max_topic_levels, 64);
+    assert_int_equal(c.max_subscriptions_per_client, 256);
+    assert_int_equal(c.max_keepalive, 65535);
+    assert_int_equal(c.topic_alias_maximum, 10);
+    assert_int_equal(c.max_qos, 2);
+    assert_true(c.retain_available);
+    assert_int_equal(c.connect_timeout, 10);
+    assert_int_equal(c.sys_interval, 10);
+    assert_int_equal(c.log_level, LOG_LVL_INFO);
+    assert_int_equal(c.log_dest, LOG_DEST_STDERR);
+    config_fini(&c);
+    assert_null(c.store_dir);
+}
+
+static void test_embedded(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(config_embedded(&c, 1883), WD_OK);
+    assert_null(c.path);
+    assert_int_equal(c.nlisteners, 1);
+    assert_int_equal(c.listeners[0].port, 1883);
+    assert_string_equal(c.listeners[0].address, "127.0.0.1");
+    assert_true(c.listeners[0].allow_anonymous);
+    assert_int_equal(c.listeners[0].line, 0);
+    assert_int_equal(c.max_qos, 2);
+    config_fini(&c);
+    assert_int_equal(config_embedded(&c, 0), WD_OK);
+    assert_int_equal(c.listeners[0].port, 0);
+    config_fini(&c);
+}
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "store_dir /var/lib/warden\n"
+                               "max_connections 0\n"
+                               "max_packet_size 268435455\n"
+                               "max_inflight_messages 65535\n"
+                               "max_queued_messages 4294967295\n"
+                               "max_queued_bytes 18446744073709551615\n"
+                               "max_topic_length 1\n"
+                               "max_topic_levels 65535\n"
+                               "max_subscriptions_per_client 7\n"
+                               "max_keepalive 10\n"
+                               "topic_alias_maximum 0\n"
+                               "max_qos 1\n"
+                               "retain_available false\n"
+                               "connect_timeout 3600\n"
+                               "sys_interval 0\n"
+                               "log_level debug\n"
+                               "log_dest syslog\n"
+                               "listener 1884 10.0.0.1\n"
+                               "allow_anonymous true\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(c.store_dir, "/var/lib/warden");
+    assert_int_equal(c.max_connections, 0);
+    assert_int_equal(c.max_packet_size, 268435455);
+    assert_int_equal(c.max_inflight_messages, 65535);
+    assert_int_equal(c.max_queued_messages, UINT32_MAX);
+    assert_true(c.max_queued_bytes == UINT64_MAX);
+    assert_int_equal(c.max_topic_length, 1);
+    assert_int_equal(c.max_topic_levels, 65535);
+    assert_int_equal(c.max_subscriptions_per_client, 7);
+    assert_int_equal(c.max_keepalive, 10);
+    assert_int_equal(c.topic_alias_maximum, 0);
+    assert_int_equal(c.max_qos, 1);
+    assert_false(c.retain_available);
+    assert_int_equal(c.connect_timeout, 3600);
+    assert_int_equal(c.sys_interval, 0);
+    assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+    assert_int_equal(c.log_dest, LOG_DEST_SYSLOG);
+    assert_int_equal(c.nlisteners, 1);
+    assert_true(c.listeners[0].allow_anonymous);
+    assert_true(c.listeners[0].allow_anonymous_set);
+    config_fini(&c);
+}
+
+/* Each enum name maps to its value. */
+static void test_enum_values(void **state)
+{
+    (void)state;
+    static const struct { const char *text; enum config_log_level lvl; } rows[] = {
+        {"log_level error", LOG_LVL_ERROR},   {"log_level warning", LOG_LVL_WARNING},
+        {"log_level notice", LOG_LVL_NOTICE}, {"log_level info", LOG_LVL_INFO},
+        {"log_level debug", LOG_LVL_DEBUG},
+    };
+    struct config c;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        assert_int_equal(parse(&c, rows[i].text), WD_OK);
+        assert_int_equal(c.log_level, rows[i].lvl);
+        config_fini(&c);
+    }
+    assert_int_equal(parse(&c, "log_dest syslog\nlog_dest stderr\n"), WD_OK);
+    assert_int_equal(c.log_dest, LOG_DEST_STDERR);
+    config_fini(&c);
+}
+
+static void test_listener_sections(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "max_qos 1\n"
+                               "listener 1883\n"              /* 2: 0.0.0.0, anonymous off */
+                               "max_connections 5\n"         /* global inside a section */
+                               "listener 1884 127.0.0.1\n"    /* 4: loopback, anonymous on */
+                               "listener 1885 ::1\n"          /* 5 */
+                               "allow_anonymous false\n"
+                               "listener 8883 0.0.0.0\n"      /* 7 */
+                               "allow_anonymous true\n"
+                               "listener 1886 localhost\n"    /* 9 */
+                               "listener 1887 127.9.8.7\n"    /* 10 */
+                               "listener 0\n"                 /* 11: two port-0 listeners */
+                               "listener 0\n"),               /* 12: do not clash */
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.max_qos, 1);
+    assert_int_equal(c.max_connections, 5);
+    assert_int_equal(c.nlisteners, 8);
+    static const struct {
+        uint16_t port;
+        const char *addr;
+        bool anon, set;
+        int line;
+    } want[] = {
+        {1883, "0.0.0.0", false, false, 2},  {1884, "127.0.0.1", true, false, 4},
+        {1885, "::1", false, true, 5},       {8883, "0.0.0.0", true, true, 7},
+        {1886, "localhost", true, false, 9}, {1887, "127.9.8.7", true, false, 10},
+        {0, "0.0.0.0", false, false, 11},    {0, "0.0.0.0", false, false, 12},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct config_listener *l = &c.listeners[i];
+        assert_int_equal(l->port, want[i].port);
+        assert_string_equal(l->address, want[i].addr);
+        assert_int_equal(l->allow_anonymous, want[i].anon);
+        assert_int_equal(l->allow_anonymous_set, want[i].set);
+        assert_int_equal(l->line, want[i].line);
+    }
+    config_fini(&c);
+}
+
+/* A file without `listener` gets the embedded default listener. */
+static void test_default_listener(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "max_qos 0\n"), WD_OK);
+    assert_int_equal(c.nlisteners, 1);
+    assert_int_equal(c.listeners[0].port, 1883);
+    assert_string_equal(c.listeners[0].address, "127.0.0.1");
+    assert_true(c.listeners[0].allow_anonymous);
+    assert_int_equal(c.listeners[0].line, 0);
+    config_fini(&c);
+    assert_int_equal(parse(&c, ""), WD_OK);
+    assert_int_equal(c.nlisteners, 1);
+    config_fini(&c);
+}
+
+/* One row per error kind: the text, the line the error is on, the message. */
+static const struct {
+    const char *text;
+    int line;
+    const char *msg;
+} error_rows[] = {
+    {"max_conections 5", 1, "unknown key 'max_conections'"},
+    {"Max_qos 1", 1, "unknown key 'Max_qos'"},
+    {"store_dir", 1, "missing value for 'store_dir'"},
+    {"max_qos   \r", 1, "missing value for 'max_qos'"},
+    {"listener", 1, "missing value for 'listener'"},
+    {"max_packet_size 12x", 1, "max_packet_size: '12x' is not a number"},
+    {"max_packet_size 1kb", 1, "max_packet_size: '1kb' is not a number"},
+    {"max_packet_size k", 1, "max_packet_size: 'k' is not a number"},
+    {"max_connections 10k", 1, "max_connections: '10k' is not a number"},
+    {"max_connections -1", 1, "max_connections: '-1' is not a number"},
+    {"max_connections +1", 1, "max_connections: '+1' is not a number"},
+    {"max_connections 0x10", 1, "max_connections: '0x10' is not a number"},
+    {"max_connections 1.5", 1, "max_connections: '1.5' is not a number"},
+    {"max_connections 4294967296", 1, "max_connections: 4294967296 is out of range 0..4294967295"},
+    {"max_qos 3", 1, "max_qos: 3 is out of range 0..2"},
+    {"max_qos 1 2", 1, "max_qos: extra argument '2'"},
+    {"max_qos 1 # two", 1, "max_qos: extra argument '#'"},
+    {"max_packet_size 19", 1, "max_packet_size: 19 is out of range 20..268435455"},
+    {"max_packet_size 256m", 1, "max_packet_size: 256m is out of range 20..268435455"},
+    {"max_inflight_messages 0", 1, "max_inflight_messages: 0 is out of range 1..65535"},
+    {"max_inflight_messages 65536", 1, "max_inflight_messages: 65536 is out of range 1..65535"},
+    {"max_topic_length 0", 1, "max_topic_length: 0 is out of range 1..65535"},
+    {"max_topic_levels 65536", 1, "max_topic_levels: 65536 is out of range 1..65535"},
+    {"max_keepalive 0", 1, "max_keepalive: 0 is out of range 10..65535"},
+    {"max_keepalive 9", 1, "max_keepalive: 9 is out of range 10..65535"},
+    {"max_keepalive 65536", 1, "max_keepalive: 65536 is out of range 10..65535"},
+    {"topic_alias_maximum 65536", 1, "topic_alias_maximum: 65536 is out of range 0..65535"},
+    {"connect_timeout 0", 1, "connect_timeout: 0 is out of range 1..3600"},
+    {"connect_timeout 3601", 1, "connect_timeout: 3601 is out of range 1..3600"},
+    {"sys_interval 86401", 1, "sys_interval: 86401 is out of range 0..86400"},
+    {"max_queued_bytes 18446744073709551616", 1,
+     "max_queued_bytes: 18446744073709551616 is out of range 0..18446744073709551615"},
+    {"max_queued_bytes 17179869184G", 1,
+     "max_queued_bytes: 17179869184G is out of range 0..18446744073709551615"},
+    {"max_queued_messages 99999999999999999999999", 1,
+     "max_queued_messages: 99999999999999999999999 is out of range 0..4294967295"},
+    {"retain_available yes", 1, "retain_available: 'yes' is not true or false"},
+    {"retain_available TRUE", 1, "retain_available: 'TRUE' is not true or false"},
+    {"log_level verbose", 1,
+     "log_level: 'verbose' is not one of error, warning, notice, info, debug"},
+    {"log_dest file", 1, "log_dest: 'file' is not one of stderr, syslog"},
+    {"allow_anonymous true", 1, "allow_anonymous: only valid inside a listener section"},
+    {"listener 1883\nallow_anonymous maybe", 2, "allow_anonymous: 'maybe' is not true or false"},
+    {"listener 1883 0.0.0.0 foo", 1, "listener: extra argument 'foo'"},
+    {"listener abc", 1, "listener: port 'abc' is not a number"},
+    {"listener 1883k", 1, "listener: port '1883k' is not a number"},
+    {"listener 65536", 1, "listener: port 65536 is out of range 0..65535"},
+    {"\n# c\nlistener 1883 127.0.0.1\n\nlistener 1883 127.0.0.1", 5,
+     "listener: duplicate listener 127.0.0.1:1883 (first at line 3)"},
+    {"listener 1883\nlistener 1883 0.0.0.0", 2,
+     "listener: duplicate listener 0.0.0.0:1883 (first at line 1)"},
+    {"listener 1883 ::1\nlistener 1883 ::1", 2,
+     "listener: duplicate listener [::1]:1883 (first at line 1)"},
+    {"max_qos 1\nmax_qos\0 1", 2, "line contains a NUL byte"},
+    {"\x01\xff 1", 1, "unknown key '?\?'"},
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1,
+     "unknown key 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"},
+};
+
+static void test_error_kinds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof error_rows / sizeof error_rows[0]; i++) {
+        struct config c;
+        /* Rows may hold a NUL byte: the NUL row's length is written out. */
+        const char *t = error_rows[i].text;
+        size_t len = strlen(t);
+        if (strcmp(error_rows[i].msg, "line contains a NUL byte") == 0)
+            len = sizeof "max_qos 1\nmax_qos\0 1" - 1;
+        config_defaults(&c);
+        memset(&errs, 0, sizeof errs);
+        enum wd_err e = config_parse(&c, "t.conf", t, len, collect, &errs);
+        if (e != WD_ECONFIG || errs.n != 1 || errs.e[0].line != error_rows[i].line ||
+            strcmp(errs.e[0].msg, error_rows[i].msg) != 0)
+            fail_msg("row %zu: %s: got %d error(s), first %d '%s'", i, error_rows[i].msg, errs.n,
+                     errs.e[0].line, errs.e[0].msg);
+        assert_string_equal(errs.e[0].file, "t.conf");
+        config_fini(&c);
+    }
+}
+
+/* A NULL file name (command line) reaches the callback as NULL. */
+static void test_null_file(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(config_parse(&c, NULL, "bogus 1", 7, collect, &errs), WD_ECONFIG);
+    assert_string_equal(errs.e[0].file, "(null)");
+    config_fini(&c);
+    /* And a NULL callback only counts. */
+    config_defaults(&c);
+    assert_int_equal(config_parse(&c, "x", "bogus 1", 7, NULL, NULL), WD_ECONFIG);
+    config_fini(&c);
+}
+
+static void test_multiple_errors(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "max_qos 3\n"                 /* 1 */
+                               "allow_anonymous true\n"      /* 2 */
+                               "max_topic_levels 5\n"        /* good, still applied */
+                               "listener 1883 127.0.0.1\n"   /* 4 */
+                               "listener 1883 127.0.0.1\n"   /* 5: duplicate */
+                               "allow_anonymous nope\n"      /* 6: checked, then dropped */
+                               "allow_anonymous false\n"     /* dropped silently */
+                               "listener x\n"                /* 8 */
+                               "frobnicate\n"                /* 9 */
+                               "store_dir\n"                 /* 10 */
+                               "sys_interval 1 2\n"),        /* 11 */
+                     WD_ECONFIG);
+    static const struct { int line; const char *msg; } want[] = {
+        {1, "max_qos: 3 is out of range 0..2"},
+        {2, "allow_anonymous: only valid inside a listener section"},
+        {5, "listener: duplicate listener 127.0.0.1:1883 (first at line 4)"},
+        {6, "allow_anonymous: 'nope' is not true or false"},
+        {8, "listener: port 'x' is not a number"},
+        {9, "unknown key 'frobnicate'"},
+        {10, "missing value for 'store_dir'"},
+        {11, "sys_interval: extra argument '2'"},
+    };
+    assert_int_equal(errs.n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal(errs.e[i].line, want[i].line);
+        assert_string_equal(errs.e[i].msg, want[i].msg);
+    }
+    assert_int_equal(c.max_qos, 2);
+    assert_int_equal(c.max_topic_levels, 5);
+    assert_int_equal(c.nlisteners, 1);
+    assert_true(c.listeners[0].allow_anonymous); /* line 7 went to the rejected section */
+    assert_false(c.listeners[0].allow_anonymous_set);
+    config_fini(&c);
+}
+
+/* A rejected `listener` line does not add the embedded default either. */
+static void test_bad_listener_no_default(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "listener 99999\nallow_anonymous true\n"), WD_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_int_equal(c.nlisteners, 0);
+    config_fini(&c);
+}
+
+static void test_comments_blank_crlf(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "# a comment\r\n"
+                               "   # indented comment with bad stuff = 1\r\n"
+                               "\r\n"
+                               "\t \r\n"
+                               "  max_qos\t 1  \r\n"
+                               "listener 1884 127.0.0.1\r\n"
+                               "\tallow_anonymous false\r\n"
+                               "store_dir /srv/my data\r\n"
+                               "log_level warning"), /* no final newline */
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.max_qos, 1);
+    assert_int_equal(c.nlisteners, 1);
+    assert_string_equal(c.listeners[0].address, "127.0.0.1");
+    assert_false(c.listeners[0].allow_anonymous);
+    assert_string_equal(c.store_dir, "/srv/my data");
+    assert_int_equal(c.log_level, LOG_LVL_WARNING);
+    config_fini(&c);
+
+    /* Line numbers count CRLF lines once. */
+    assert_int_equal(parse(&c, "# x\r\n\r\nbad 1\r\n"), WD_ECONFIG);
+    assert_int_equal(errs.e[0].line, 3);
+    config_fini(&c);
+}
+
+static void test_size_suffixes(void **state)
+{
+    (void)state;
+    static const struct { const char *v; uint64_t want; } rows[] = {
+        {"0", 0},
+        {"1k", 1024},
+        {"1K", 1024},
+        {"3m", 3u << 20},
+        {"3M", 3u << 20},
+        {"2g", 2ull << 30},
+        {"2G", 2ull << 30},
+        {"007", 7},
+        {"17179869183G", UINT64_MAX - (1ull << 30) + 1},
+    };
+    struct config c;
+    char text[128];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        snprintf(text, sizeof text, "max_queued_bytes %s\n", rows[i].v);
+        assert_int_equal(parse(&c, text), WD_OK);
+        assert_true(c.max_queued_bytes == rows[i].want);
+        config_fini(&c);
+    }
+    assert_int_equal(parse(&c, "max_packet_size 255M\n"), WD_OK);
+    assert_int_equal(c.max_packet_size, 255u << 20);
+    config_fini(&c);
+    /* 1g fits in 32 bits but not in max_packet_size's range. */
+    assert_int_equal(parse(&c, "max_packet_size 1g\n"), WD_ECONFIG);
+    assert_string_equal(errs.e[0].msg, "max_packet_size: 1g is out of range 20..268435455");
+    assert_int_equal(c.max_packet_size, 1048576);
+    config_fini(&c);
+}
+
+/* A key given twice: the last value wins, and the first string is freed. */
+static void test_last_wins(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "store_dir /a\nmax_qos 0\nstore_dir /b\nmax_qos 1\n"
+                               "listener 1883\nallow_anonymous true\nallow_anonymous false\n"),
+                     WD_OK);
+    assert_string_equal(c.store_dir, "/b");
+    assert_int_equal(c.max_qos, 1);
+    assert_false(c.listeners[0].allow_anonymous);
+    assert_true(c.listeners[0].allow_anonymous_set);
+    config_fini(&c);
+}
+
+static void test_load_missing(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    const char *p = "/nonexistent/warden-test.conf";
+    assert_int_equal(config_load(&c, p, collect, &errs), WD_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.e[0].file, p);
+    assert_int_equal(errs.e[0].line, 0);
+    assert_string_equal(errs.e[0].msg,
+                        "cannot read /nonexistent/warden-test.conf: No such file or directory");
+    assert_string_equal(c.path, p);
+    config_fini(&c);
+
+    config_defaults(&c);
+    memset(&errs, 0, sizeof errs);
+    assert_int_equal(config_load(&c, "/", collect, &errs), WD_ECONFIG);
+    assert_string_equal(errs.e[0].msg, "cannot read /: Is a directory");
+    config_fini(&c);
+}
+
+/* Write text to a new temporary file; returns its path in buf. */
+static void write_temp(char *buf, size_t size, const char *text, size_t len)
+{
+    snprintf(buf, size, "%s/warden-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(buf);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static void test_load_file(void **state)
+{
+    (void)state;
+    char path[256];
+    const char *text = "max_qos 1\nlistener 1890 127.0.0.1\nallow_anonymous false\nmax_qos 5\n";
+    write_temp(path, sizeof path, text, strlen(text));
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(config_load(&c, path, collect, &errs), WD_ECONFIG);
+    assert_string_equal(c.path, path);
+    assert_int_equal(c.max_qos, 1);
+    assert_int_equal(c.nlisteners, 1);
+    assert_int_equal(c.listeners[0].port, 1890);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.e[0].file, path);
+    assert_int_equal(errs.e[0].line, 4);
+    config_fini(&c);
+    unlink(path);
+
+    /* A file larger than the first read buffer. */
+    size_t big = 20000;
+    char *b = malloc(big);
+    assert_non_null(b);
+    memset(b, '\n', big);
+    memcpy(b + big - 10, "max_qos 0\n", 10);
+    write_temp(path, sizeof path, b, big);
+    free(b);
+    config_defaults(&c);
+    assert_int_equal(config_load(&c, path, collect, &errs), WD_OK);
+    assert_int_equal(c.max_qos, 0);
+    config_fini(&c);
+    unlink(path);
+}
+
+/* Fail allocation n = 1, 2, ... until the call succeeds; each failure is clean. */
+static void oom_loop(enum wd_err (*run)(struct config *, const void *), const void *arg,
+                     enum wd_err ok)
+{
+    unsigned long n;
+    for (n = 1; n < 1000; n++) {
+        struct config c;
+        config_defaults(&c);
+        memset(&errs, 0, sizeof errs);
+        size_t before = mem_in_use();
+        mem_fail_after(n);
+        enum wd_err e = run(&c, arg);
+        mem_fail_after(0);
+        config_fini(&c);
+        assert_int_equal(mem_in_use(), before);
+        if (e == ok)
+            break;
+        assert_int_equal(e, WD_ENOMEM);
+    }
+    assert_true(n > 1 && n < 1000); /* at least one allocation failed, then it succeeded */
+}
+
+static const char oom_text[] = "store_dir /a\nlistener 1883\nstore_dir /b\nlistener 1884 ::1\n"
+                               "allow_anonymous true\nlistener 1885 127.0.0.1\nmax_qos 7\n";
+
+static enum wd_err run_parse(struct config *c, const void *arg)
+{
+    const char *t = arg;
+    return config_parse(c, "t.conf", t, strlen(t), collect, &errs);
+}
+
+static enum wd_err run_load(struct config *c, const void *arg)
+{
+    return config_load(c, arg, collect, &errs);
+}
+
+static enum wd_err run_embedded(struct config *c, const void *arg)
+{
+    (void)arg;
+    config_fini(c);
+    return config_embedded(c, 1883);
+}
+
+static void test_oom(void **state)
+{
+    (void)state;
+    oom_loop(run_parse, oom_text, WD_ECONFIG);
+    oom_loop(run_parse, "max_qos 1\n", WD_OK); /* the embedded listener's allocations */
+    oom_loop(run_embedded, NULL, WD_OK);
+    char path[256];
+    write_temp(path, sizeof path, oom_text, strlen(oom_text));
+    oom_loop(run_load, path, WD_ECONFIG);
+    unlink(path);
+    oom_loop(run_load, "/nonexistent/x.conf", WD_ECONFIG);
+}
+
+static void test_is_loopback(void **state)
+{
+    (void)state;
+    static const struct { const char *a; bool want; } rows[] = {
+        {"127.0.0.1", true},    {"127.255.255.254", true}, {"127.1.2.3", true},
+        {"::1", true},          {"localhost", true},       {"0.0.0.0", false},
+        {"::", false},          {"10.0.0.1", false},       {"128.0.0.1", false},
+        {"127.0.0", false},     {"127.0.0.1.", false},     {"127.0.0.256", false},
+        {"127.0.0.1x", false},  {"127..0.1", false},       {"", false},
+        {"LOCALHOST2", false},  {"1127.0.0.1", false},     {"::2", false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (config_is_loopback(rows[i].a) != rows[i].want)
+            fail_msg("config_is_loopback(\"%s\") != %d", rows[i].a, rows[i].want);
+    assert_false(config_is_loopback(NULL));
+}
+
+static void test_log_level_name(void **state)
+{
+    (void)state;
+    assert_string_equal(config_log_level_name(LOG_LVL_ERROR), "error");
+    assert_string_equal(config_log_level_name(LOG_LVL_WARNING), "warning");
+    assert_string_equal(config_log_level_name(LOG_LVL_NOTICE), "notice");
+    assert_string_equal(config_log_level_name(LOG_LVL_INFO), "info");
+    assert_string_equal(config_log_level_name(LOG_LVL_DEBUG), "debug");
+    assert_string_equal(config_log_level_name((enum config_log_level)99), "unknown");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_defaults),
+        T(test_embedded),
+        T(test_every_key),
+        T(test_enum_values),
+        T(test_listener_sections),
+        T(test_default_listener),
+        T(test_error_kinds),
+        T(test_null_file),
+        T(test_multiple_errors),
+        T(test_bad_listener_no_default),
+        T(test_comments_blank_crlf),
+        T(test_size_suffixes),
+        T(test_last_wins),
+        T(test_load_missing),
+        T(test_load_file),
+        T(test_oom),
+        T(test_is_loopback),
+        T(test_log_level_name),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
