@@ -8,7 +8,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE = -std=c11 -D_GNU_SOURCE $(WARN) -Icore -MMD -MP
 REL_FLAGS = -O2 -g
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-LIBS = -lpthread -lm
+LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson
 TEST_LIBS = -lcmocka
 
 CORE_SRC := $(sort $(wildcard core/*.c))
@@ -20,19 +20,26 @@ UNIT_BASE := core/mem.c core/err.c core/buf.c
 
 # What each unit test links besides UNIT_BASE (default: core/<name>.c).
 UNIT_topic := core/topic.c core/tree.c core/rtree.c
-UNIT_admin := $(filter-out core/main.c,$(CORE_SRC))
+UNIT_import := store/import.c core/topic.c core/codec.c
+UNIT_admin := $(filter-out core/main.c core/cli.c core/pw.c,$(CORE_SRC))
+UNIT_oom := $(UNIT_admin)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all asan test unit integ fuzz bench clean
+.PHONY: all asan test unit vg fuzz bench clean
 all: warden
+
+# V=1 shows whole command lines.
+Q = $(if $(V),,@)
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(REL_FLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(BASE) $(REL_FLAGS) $(CFLAGS) -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC asan $<")
+	$(Q)$(CC) $(BASE) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
 
 warden: $(SRC:%.c=build/rel/%.o)
 	$(CC) $(REL_FLAGS) -o $@ $^ $(LIBS)
@@ -53,7 +60,23 @@ UNIT_BINS := $(UNIT_TESTS:%=build/asan/tests/test_%)
 
 unit: $(UNIT_BINS)
 
-test: warden build/asan/warden $(UNIT_BINS)
+# The parsers' unit tests again, without sanitizers, for valgrind.
+VG_TESTS := codec topic config
+VG_FLAGS = -g -O1
+build/vg/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC vg   $<")
+	$(Q)$(CC) $(BASE) $(VG_FLAGS) -c $< -o $@
+define vg_rule
+build/vg/tests/test_$(1): tests/unit/test_$(1).c $$(patsubst %.c,build/vg/%.o,$$(sort $$(if $$(UNIT_$(1)),$$(UNIT_$(1)),core/$(1).c) $$(UNIT_BASE)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE) $$(VG_FLAGS) -Itests/unit -o $$@ $$(filter %.c %.o,$$^) $$(LIBS) $$(TEST_LIBS)
+endef
+$(foreach t,$(VG_TESTS),$(eval $(call vg_rule,$(t))))
+VG_BINS := $(VG_TESTS:%=build/vg/tests/test_%)
+vg: $(VG_BINS)
+
+test: warden build/asan/warden $(UNIT_BINS) $(VG_BINS) fuzz
 	tests/run.sh
 
 clean:

@@ -40,7 +40,7 @@ run)
     exec ./warden "$@"
     ;;
 test)
-    make -j"$jobs" warden build/asan/warden unit
+    make -j"$jobs" warden build/asan/warden unit vg fuzz
     exec tests/run.sh
     ;;
 *)

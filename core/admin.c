@@ -115,10 +115,8 @@ struct admin *admin_new(struct broker *b)
     return a;
 }
 
-void admin_free(struct admin *a)
+void admin_close(struct admin *a)
 {
-    if (!a)
-        return;
     pthread_mutex_lock(&a->lock);
     a->closed = true;
     for (struct request *r = a->head; r; r = r->next) {
@@ -128,6 +126,13 @@ void admin_free(struct admin *a)
     a->head = a->tail = NULL;
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->lock);
+}
+
+void admin_free(struct admin *a)
+{
+    if (!a)
+        return;
+    admin_close(a);
     loop_del(a->b->loop, &a->io);
     close(a->efd);
     /* A waiter may still hold the lock briefly; it only reads its own request. */
@@ -152,9 +157,11 @@ struct admin *admin_of(struct broker *b)
 static enum wd_err call(struct admin *a, enum admin_op op, const char *arg, void *out)
 {
     struct request r = {.op = op, .arg = arg, .out = out};
-    if (a->have_thread && pthread_equal(pthread_self(), a->broker_thread))
-        return ops[op](a->b, &r);
     pthread_mutex_lock(&a->lock);
+    if (!a->closed && a->have_thread && pthread_equal(pthread_self(), a->broker_thread)) {
+        pthread_mutex_unlock(&a->lock);
+        return ops[op](a->b, &r);
+    }
     if (a->closed) {
         pthread_mutex_unlock(&a->lock);
         return WD_ECLOSED;

@@ -68,7 +68,9 @@ struct admin_stats {
 
 /* Create the interface for b (called by broker_new on the broker thread). NULL on failure. */
 struct admin *admin_new(struct broker *b);
-/* Fails every pending and later call with WD_ECLOSED, then frees. */
+/* The broker loop has ended: fail every pending and later call with WD_ECLOSED. */
+void admin_close(struct admin *a);
+/* admin_close(), then free. */
 void admin_free(struct admin *a);
 
 /* Record the calling thread as the broker thread (broker_run does this). */

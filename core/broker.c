@@ -283,6 +283,7 @@ void broker_run(struct broker *b)
                b->nlisteners == 1 ? "" : "s");
     admin_attach_thread(b->admin);
     loop_run(b->loop);
+    admin_close(b->admin);
     log_notice("warden stopped");
 }
 

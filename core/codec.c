@@ -143,7 +143,8 @@ static const struct prop_rule prop_rules[64] = {
     [MQTT_P_RECEIVE_MAX] = {PK_U16, PF_NONZERO, CON, OFF(receive_max)},
     [MQTT_P_TOPIC_ALIAS_MAX] = {PK_U16, 0, CON, OFF(topic_alias_max)},
     /* [MQTT-3.3.2-8]: Topic Alias 0 is not permitted. */
-    [MQTT_P_TOPIC_ALIAS] = {PK_U16, PF_NONZERO, IN(MQTT_PUBLISH), OFF(topic_alias)},
+    /* Alias 0 decodes: the broker answers it with 0x94 Topic Alias invalid. */
+    [MQTT_P_TOPIC_ALIAS] = {PK_U16, 0, IN(MQTT_PUBLISH), OFF(topic_alias)},
     [MQTT_P_MAX_QOS] = {PK_BYTE, PF_BOOL, IN(MQTT_CONNACK), OFF(max_qos)},
     [MQTT_P_RETAIN_AVAILABLE] = {PK_BYTE, PF_BOOL, IN(MQTT_CONNACK), OFF(retain_available)},
     [MQTT_P_USER_PROPERTY] = {PK_PAIR, 0, ALL, 0},
@@ -160,6 +161,13 @@ struct rd {
     const uint8_t *p;
     const uint8_t *end;
 };
+
+/* p may be NULL when len is 0 (a 3.1.x packet has no property section): NULL + 0 is UB. */
+static struct rd rd_make(const uint8_t *p, size_t len)
+{
+    struct rd r = {p, len ? p + len : p};
+    return r;
+}
 
 static size_t rd_left(const struct rd *r)
 {
@@ -302,7 +310,7 @@ static enum wd_err rd_props(struct rd *r, unsigned slot, struct mqtt_props *pr)
     TRY(rd_varint(r, &plen));
     if (plen > rd_left(r))
         return WD_EMALFORMED;
-    struct rd s = {r->p, r->p + plen};
+    struct rd s = rd_make(r->p, plen);
     pr->raw.p = r->p;
     pr->raw.len = plen;
     r->p += plen;
@@ -394,7 +402,7 @@ enum wd_err codec_decode_connect(uint8_t flags, const uint8_t *body, uint32_t le
 {
     (void)version; /* CONNECT carries its own */
     struct mqtt_connect *c = &pkt->u.connect;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
     struct mqtt_str name;
     uint8_t level, cf;
 
@@ -441,7 +449,7 @@ enum wd_err codec_decode_connack(uint8_t flags, const uint8_t *body, uint32_t le
                                  uint8_t version, struct mqtt_packet *pkt)
 {
     struct mqtt_connack *c = &pkt->u.connack;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
     uint8_t af;
 
     TRY(begin(pkt, MQTT_CONNACK, flags, version));
@@ -465,7 +473,7 @@ enum wd_err codec_decode_publish(uint8_t flags, const uint8_t *body, uint32_t le
                                  uint8_t version, struct mqtt_packet *pkt)
 {
     struct mqtt_publish *m = &pkt->u.publish;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
 
     TRY(begin(pkt, MQTT_PUBLISH, flags, version));
     m->qos = (flags >> 1) & 3;
@@ -493,7 +501,7 @@ enum wd_err codec_decode_ack(uint8_t flags, const uint8_t *body, uint32_t len, u
 {
     uint8_t type = pkt->type;
     struct mqtt_ack *a = &pkt->u.ack;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
 
     assert(type >= MQTT_PUBACK && type <= MQTT_PUBCOMP);
     TRY(begin(pkt, type, flags, version));
@@ -533,7 +541,7 @@ static enum wd_err decode_sub(uint8_t type, uint8_t flags, const uint8_t *body, 
                               uint8_t version, struct mqtt_packet *pkt)
 {
     struct mqtt_subscribe *s = &pkt->u.subscribe;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
 
     TRY(begin(pkt, type, flags, version));
     TRY(rd_u16(&r, &s->packet_id));
@@ -575,7 +583,7 @@ enum wd_err codec_decode_suback(uint8_t flags, const uint8_t *body, uint32_t len
 {
     uint8_t type = pkt->type;
     struct mqtt_suback *s = &pkt->u.suback;
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
     struct mqtt_str rcs;
 
     assert(type == MQTT_SUBACK || type == MQTT_UNSUBACK);
@@ -613,7 +621,7 @@ static enum wd_err decode_reason_props(uint8_t type, uint8_t flags, const uint8_
                                        uint32_t len, uint8_t version, struct mqtt_packet *pkt,
                                        uint8_t *reason, struct mqtt_props *props)
 {
-    struct rd r = {body, body + len};
+    struct rd r = rd_make(body, len);
 
     TRY(begin(pkt, type, flags, version));
     if (version != MQTT_V5)
@@ -695,10 +703,13 @@ enum wd_err codec_decode(const uint8_t *p, size_t len, uint8_t version, uint32_t
 bool codec_next_sub(const struct mqtt_subscribe *s, uint8_t version, uint32_t *pos,
                     struct mqtt_sub_entry *e)
 {
-    struct rd r = {s->entries.p + *pos, s->entries.p + s->entries.len};
+    struct rd r;
     uint8_t o;
 
-    if (*pos >= s->entries.len || rd_bin(&r, &e->filter) || rd_u8(&r, &o))
+    if (*pos >= s->entries.len)
+        return false;
+    r = rd_make(s->entries.p + *pos, s->entries.len - *pos);
+    if (rd_bin(&r, &e->filter) || rd_u8(&r, &o))
         return false;
     e->qos = o & 3;
     e->no_local = version == MQTT_V5 && (o & 0x04);
@@ -710,9 +721,12 @@ bool codec_next_sub(const struct mqtt_subscribe *s, uint8_t version, uint32_t *p
 
 bool codec_next_unsub(const struct mqtt_subscribe *s, uint32_t *pos, struct mqtt_str *filter)
 {
-    struct rd r = {s->entries.p + *pos, s->entries.p + s->entries.len};
+    struct rd r;
 
-    if (*pos >= s->entries.len || rd_bin(&r, filter))
+    if (*pos >= s->entries.len)
+        return false;
+    r = rd_make(s->entries.p + *pos, s->entries.len - *pos);
+    if (rd_bin(&r, filter))
         return false;
     *pos = (uint32_t)(r.p - s->entries.p);
     return true;
@@ -725,14 +739,17 @@ bool codec_next_unsub(const struct mqtt_subscribe *s, uint32_t *pos, struct mqtt
  */
 static bool raw_next(const struct mqtt_str *raw, uint32_t *pos, uint32_t *id, uint32_t *val)
 {
-    struct rd r = {raw->p + *pos, raw->p + raw->len};
+    struct rd r;
     struct mqtt_str s;
     uint32_t v;
     uint16_t w;
     uint8_t b;
     enum wd_err e;
 
-    if (*pos >= raw->len || rd_varint(&r, id) || *id >= 64)
+    if (*pos >= raw->len)
+        return false;
+    r = rd_make(raw->p + *pos, raw->len - *pos);
+    if (rd_varint(&r, id) || *id >= 64)
         return false;
     *val = (uint32_t)(r.p - raw->p);
     switch (prop_rules[*id].kind) {
@@ -762,7 +779,7 @@ bool codec_next_user_prop(const struct mqtt_props *p, uint32_t *pos, struct mqtt
 
     while (raw_next(&p->raw, pos, &id, &val)) {
         if (id == MQTT_P_USER_PROPERTY) {
-            struct rd r = {p->raw.p + val, p->raw.p + *pos};
+            struct rd r = rd_make(p->raw.p + val, *pos - val);
             return !rd_bin(&r, key) && !rd_bin(&r, value);
         }
     }
@@ -1197,6 +1214,8 @@ enum wd_err codec_props_passthrough(const struct mqtt_props *p, struct buf *out)
     for (pos = prev = 0; raw_next(&p->raw, &pos, &id, &val); prev = pos)
         if (id == MQTT_P_USER_PROPERTY)
             user += pos - prev;
+    if (n + user == 0)
+        return WD_OK; /* out->data may still be NULL */
     TRY(buf_reserve(out, (size_t)(n + user)));
     w.p = out->data + out->len;
     w_props_body(&w, &sel, (uint32_t)n);

@@ -31,6 +31,9 @@ enum conn_state {
 /* Output above this many bytes makes the client a slow consumer: deliveries queue. */
 #define CONN_OUT_HIGH_WATER (256 * 1024)
 
+/* Most outbound topic aliases per connection: bounds memory and lookup cost. */
+#define CONN_ALIAS_OUT_MAX 64
+
 struct alias_out {
     char *topic;             /* owned */
     uint16_t len;

@@ -165,8 +165,6 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     char idbuf[64];
     const char *id = (const char *)cn->client_id.p;
     size_t idlen = cn->client_id.len;
-    char shown[80];
-    snprintf(shown, sizeof shown, "%.*s", (int)(idlen < 64 ? idlen : 64), id ? id : "");
     const char *assigned = NULL;
     if (idlen == 0) {
         /* 3.1 needs an id; 3.1.1 only for a clean session [MQTT-3.1.3-7, -8]. */
@@ -177,10 +175,17 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         make_client_id(idbuf, sizeof idbuf);
         id = idbuf;
         idlen = strlen(idbuf);
-        snprintf(shown, sizeof shown, "%s", idbuf);
         if (cn->version == MQTT_V5)
             assigned = idbuf;
     }
+    /* How the log names this client: its id and, when given, its user name. */
+    char shown[160], cid[65], user[65];
+    log_clean(cid, sizeof cid, id, idlen);
+    if (cn->has_username)
+        snprintf(shown, sizeof shown, "%s user=%s", cid,
+                 log_clean(user, sizeof user, cn->username.p, cn->username.len));
+    else
+        snprintf(shown, sizeof shown, "%s", cid);
 
     /* Keepalive: 5.0 is told the server's value; 3.1.x above the maximum is refused. */
     uint16_t ka = cn->keepalive;
@@ -261,7 +266,8 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
             cn->props.receive_max < window)
             window = cn->props.receive_max;
         c->max_packet_out = cn->props.max_packet_size;
-        c->alias_out_max = cn->props.topic_alias_max < 32 ? cn->props.topic_alias_max : 32;
+        c->alias_out_max = cn->props.topic_alias_max < CONN_ALIAS_OUT_MAX ? cn->props.topic_alias_max
+                                                                  : CONN_ALIAS_OUT_MAX;
         if (cn->props.present & MQTT_PROP_BIT(MQTT_P_REQUEST_PROBLEM_INFO))
             c->problem_info = cn->props.request_problem_info;
     }
@@ -277,8 +283,8 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     loop_timer_cancel(b->loop, &c->timer);
     if (c->keepalive)
         loop_timer_arm(b->loop, &c->timer, (uint64_t)c->keepalive * 1500);
-    log_info("connect client=%s addr=%s proto=%u%s result=success", s->client_id, c->addr,
-             c->version, present ? " session=resumed" : "");
+    log_info("connect client=%s addr=%s proto=%u%s result=success", shown, c->addr, c->version,
+             present ? " session=resumed" : "");
     if (present)
         session_resume(s);
 }

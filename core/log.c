@@ -81,3 +81,14 @@ size_t log_recent(char (*out)[LOG_LINE_MAX], size_t max)
     pthread_mutex_unlock(&lock);
     return n;
 }
+
+char *log_clean(char *out, size_t n, const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    size_t i = 0;
+    for (; n && i < len && i + 1 < n; i++)
+        out[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+    if (n)
+        out[i] = '\0';
+    return out;
+}

@@ -25,6 +25,12 @@ void log_msg(enum config_log_level level, const char *fmt, ...)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
 /*
+ * Copy an untrusted string (a client id, a user name) into out for a log
+ * line: at most n-1 bytes, control characters shown as '?'. Returns out.
+ */
+char *log_clean(char *out, size_t n, const void *s, size_t len);
+
+/*
  * Copy up to max of the most recent lines, oldest first, into out (each
  * line NUL-terminated, at most LOG_LINE_MAX bytes). Returns the number copied.
  */

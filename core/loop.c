@@ -216,36 +216,43 @@ void loop_stop(struct loop *l)
     l->stop = true;
 }
 
-void loop_run(struct loop *l)
+void loop_run_once(struct loop *l, int max_wait_ms)
 {
     struct epoll_event evs[MAX_EVENTS];
-    l->stop = false;
-    while (!l->stop) {
-        if (l->before_sleep)
-            l->before_sleep(l->before_sleep_ctx);
-        if (l->stop)
-            break;
-        int timeout = -1;
-        if (l->nheap) {
-            uint64_t now = mono_ms();
-            uint64_t when = l->heap[0]->when_ms;
-            timeout = when <= now ? 0 : (int)(when - now > 60000 ? 60000 : when - now);
-        }
-        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, timeout);
-        if (n < 0 && errno != EINTR) {
-            log_error("epoll_wait: %s", strerror(errno));
-            break;
-        }
-        loop_update_time(l);
-        for (int i = 0; i < n; i++) {
-            struct loop_io *io = evs[i].data.ptr;
-            unsigned ev = 0;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                ev |= LOOP_READABLE;
-            if (evs[i].events & EPOLLOUT)
-                ev |= LOOP_WRITABLE;
-            io->fn(io, ev);
-        }
-        run_timers(l);
+    if (l->before_sleep)
+        l->before_sleep(l->before_sleep_ctx);
+    if (l->stop)
+        return;
+    int timeout = max_wait_ms;
+    if (l->nheap) {
+        uint64_t now = mono_ms();
+        uint64_t when = l->heap[0]->when_ms;
+        int t = when <= now ? 0 : (int)(when - now > 60000 ? 60000 : when - now);
+        if (timeout < 0 || t < timeout)
+            timeout = t;
     }
+    int n = epoll_wait(l->epfd, evs, MAX_EVENTS, timeout);
+    if (n < 0 && errno != EINTR) {
+        log_error("epoll_wait: %s", strerror(errno));
+        l->stop = true;
+        return;
+    }
+    loop_update_time(l);
+    for (int i = 0; i < n; i++) {
+        struct loop_io *io = evs[i].data.ptr;
+        unsigned ev = 0;
+        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            ev |= LOOP_READABLE;
+        if (evs[i].events & EPOLLOUT)
+            ev |= LOOP_WRITABLE;
+        io->fn(io, ev);
+    }
+    run_timers(l);
+}
+
+void loop_run(struct loop *l)
+{
+    l->stop = false;
+    while (!l->stop)
+        loop_run_once(l, -1);
 }

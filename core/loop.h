@@ -62,6 +62,9 @@ uint64_t loop_now_ms(const struct loop *l);
 /* Read the clock now and update loop_now_ms(). */
 uint64_t loop_update_time(struct loop *l);
 
+/* One iteration: before-sleep hook, wait (at most max_wait_ms, -1 = until a timer), dispatch. */
+void loop_run_once(struct loop *l, int max_wait_ms);
+
 /* Run until loop_stop(). */
 void loop_run(struct loop *l);
 void loop_stop(struct loop *l);

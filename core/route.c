@@ -110,19 +110,24 @@ void route_publish(struct broker *b, struct msg *m)
     if (x.oom)
         b->stats.msgs_dropped++;
 
-    uint32_t ids[64];
+    uint32_t local[64];
     for (uint32_t i = 0; i < x.n; i++) {
         struct route_entry *e = &b->route[i];
+        uint32_t *ids = local;
+        if (e->nids > 64 && !(ids = wd_malloc(e->nids * sizeof *ids)))
+            ids = local; /* rare and out of memory: attach the first 64 */
+        uint32_t cap = ids == local ? 64 : e->nids;
         uint16_t n = 0;
-        /* The chain runs newest first; ids beyond the local array are rare and dropped. */
-        for (uint32_t j = e->ids_head; j && n < 64; j = b->route_ids[2 * (j - 1) + 1])
+        for (uint32_t j = e->ids_head; j && n < cap; j = b->route_ids[2 * (j - 1) + 1])
             ids[n++] = b->route_ids[2 * (j - 1)];
-        for (uint16_t k = 0; k < n / 2; k++) {
+        for (uint16_t k = 0; k < n / 2; k++) { /* the chain runs newest first */
             uint32_t t = ids[k];
             ids[k] = ids[n - 1 - k];
             ids[n - 1 - k] = t;
         }
         uint8_t qos = e->qos < m->qos ? e->qos : m->qos;
         session_deliver(e->s, m, qos, e->retain, ids, n);
+        if (ids != local)
+            wd_free(ids);
     }
 }

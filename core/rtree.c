@@ -237,9 +237,11 @@ void rtree_free(struct rtree *t)
         kid_del(p, n);
         drop_value(t, n->value);
         wd_free(n->topic);
+        wd_free(n->kids);
         wd_free(n);
         n = p;
     }
+    wd_free(t->root->kids);
     wd_free(t->root);
     wd_free(t);
 }

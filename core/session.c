@@ -213,12 +213,12 @@ static void queue_add(struct session *s, struct delivery *d)
 {
     size_t sz = msg_size(d->m);
     while (queue_full(s, sz)) {
-        /* Make room by dropping the oldest QoS 0 message; if none, drop the new one. */
+        /* Make room by dropping the oldest QoS 0 message; if there is none, the new one. */
         uint32_t i;
         for (i = 0; i < s->queue.count; i++)
             if (ring_at(&s->queue, i)->qos == 0)
                 break;
-        if (d->qos == 0 || i == s->queue.count) {
+        if (i == s->queue.count) {
             drop(s, d);
             return;
         }

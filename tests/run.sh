@@ -14,15 +14,6 @@ passed=0
 failed=0
 failures=()
 
-count_cmocka() { # file -> adds to passed/failed
-    local out=$1 p f
-    p=$(grep -aoP '\[  PASSED  \] \K[0-9]+' "$out" | tail -n1)
-    f=$(grep -aoP '\[  FAILED  \] \K[0-9]+' "$out" | tail -n1)
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0}))
-    echo "${f:-0}"
-}
-
 echo "== unit tests"
 for t in build/asan/tests/test_*; do
     [ -x "$t" ] || continue
@@ -30,7 +21,12 @@ for t in build/asan/tests/test_*; do
     out="$logdir/$name.log"
     timeout 300 "$t" >"$out" 2>&1
     rc=$?
-    nf=$(count_cmocka "$out")
+    np=$(grep -aoP '\[  PASSED  \] \K[0-9]+' "$out" | tail -n1)
+    nf=$(grep -aoP '\[  FAILED  \] \K[0-9]+' "$out" | tail -n1)
+    np=${np:-0}
+    nf=${nf:-0}
+    passed=$((passed + np))
+    failed=$((failed + nf))
     if [ "$rc" != 0 ] && [ "$nf" = 0 ]; then
         failed=$((failed + 1))
         nf=1
@@ -40,6 +36,44 @@ for t in build/asan/tests/test_*; do
         tail -n 40 "$out"
     fi
     printf '%-40s %s\n' "$name" "$([ "$nf" = 0 ] && echo ok || echo FAILED)"
+done
+
+echo "== valgrind (parsers' unit tests without sanitizers)"
+for t in build/vg/tests/test_*; do
+    [ -x "$t" ] || continue
+    name="valgrind-$(basename "$t")"
+    out="$logdir/$name.log"
+    if timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        "$t" >"$out" 2>&1; then
+        passed=$((passed + 1))
+        printf '%-40s ok\n' "$name"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        tail -n 30 "$out"
+        printf '%-40s FAILED\n' "$name"
+    fi
+done
+
+echo "== fuzzers (bounded runs over the seed corpus)"
+for f in build/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    seeds="tests/fuzz/${name#fuzz_}"
+    work=$(mktemp -d "$logdir/corpus.XXXXXX")
+    [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+    out="$logdir/$name.log"
+    if (cd "$logdir" && timeout 120 "$OLDPWD/$f" -max_total_time="${FUZZ_SECONDS:-15}" \
+        -rss_limit_mb=2048 "$work") >"$out" 2>&1; then
+        passed=$((passed + 1))
+        printf '%-40s ok (%s)\n' "$name" "$(grep -ao 'Done [0-9]* runs' "$out" | tail -n1)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        tail -n 30 "$out"
+        printf '%-40s FAILED\n' "$name"
+    fi
+    rm -rf "$work"
 done
 
 echo "== integration tests"

@@ -111,7 +111,9 @@ def first_packet_not_connect():
             "CONNACK": pkt(lib.CONNACK, 0, b"\x00\x00"),
             "DISCONNECT": pkt(lib.DISCONNECT, 0, b""),
             "type0": pkt(0, 0, b""),
-            "http": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            # 'G' = type 4, 'E' = remaining length 69: send more than that
+            "http": b"GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: integ-test/1.0\r\n"
+                    b"Accept: */*\r\n\r\n",
         }
         for name, data in firsts.items():
             r = lib.Raw(b)

@@ -338,4 +338,261 @@ def granted_qos_capped_by_max_qos():
         r.close()
 
 
+@lib.case
+def invalid_publish_topics_v5():
+    u.warden_only('mosquitto answers 0x82 and has no max_topic_length/levels')
+    with lib.Broker(extra="max_topic_length 20\nmax_topic_levels 3\n") as b:
+        s = lib.client(b, "ipt-s", version=5)
+        s.sub("#", qos=0)
+        for i, topic in enumerate(["a/+", "a/#", "+", "", "x" * 21, "a/b/c/d"]):
+            p = u.RawClient(b, "ipt%d" % i)
+            p.send(u.publish(topic, b"bad", qos=0))
+            try:
+                p.expect_disconnect(0x90)
+            except AssertionError as e:
+                raise AssertionError("topic %r: %s" % (topic, e))
+        # at the limits is fine
+        p = u.RawClient(b, "ipt-ok")
+        assert p.pub("x" * 20, b"ok1", qos=1) == 0, "expected PUBACK 0 for a 20-byte topic"
+        assert p.pub("a/b/c", b"ok2", qos=1) == 0, "expected PUBACK 0 for a 3-level topic"
+        got = [m.payload for m in u.collect(s, 2)]
+        assert got == [b"ok1", b"ok2"], "expected only ok1, ok2 delivered, got %r" % got
+        s.expect_none(timeout=0.3)
+
+
+@lib.case
+def invalid_publish_topic_v311_closes():
+    with lib.Broker() as b:
+        for i, topic in enumerate(["a/+", "#", ""]):
+            p = u.RawClient(b, "ipt4-%d" % i, version=4)
+            p.send(u.publish(topic, b"bad", qos=1, pid=1, version=4))
+            try:
+                p.r.expect_closed(timeout=3)
+            except AssertionError as e:
+                raise AssertionError("3.1.1 topic %r: %s" % (topic, e))
+
+
+@lib.case
+def filter_too_long_rejected():
+    u.warden_only('mosquitto has no max_topic_length')
+    with lib.Broker(extra="max_topic_length 20\n") as b:
+        r = u.RawClient(b, "ftl")
+        rc = r.sub([("f" * 21, 0), ("f" * 20, 1), ("g" * 19 + "/#", 0)])
+        assert rc == [0x8F, 1, 0x8F], "expected [0x8F,1,0x8F] (21-byte filters too long), got %r" % [
+            hex(c) for c in rc]
+
+
+@lib.case
+def subscribe_option_errors_v5():
+    u.warden_only('mosquitto accepts No Local on a shared subscription')
+    """SUBSCRIBE protocol errors: QoS 3, Retain Handling 3, reserved bits,
+    No Local on a shared subscription, no entries, Subscription Identifier 0."""
+    with lib.Broker() as b:
+        cases = [
+            ("qos3", u.subscribe(1, [("a", 3)]), (0x81, 0x82)),
+            ("retain-handling-3", u.subscribe(1, [("a", 0x30)]), (0x81, 0x82)),
+            ("reserved-bits", u.subscribe(1, [("a", 0x40)]), (0x81,)),
+            ("no-local-shared", u.subscribe(1, [("$share/g/a", 0x04)]), (0x82,)),
+            ("no-entries", u.subscribe(1, []), (0x81, 0x82)),
+            ("subid-0", u.subscribe(1, [("a", 0)], props=[(u.SUB_ID, 0)]), (0x81, 0x82)),
+            ("bad-fixed-flags", u.packet(u.SUBSCRIBE, 0, u.subscribe(1, [("a", 0)])[2:]), (0x81,)),
+        ]
+        for name, pkt, allowed in cases:
+            r = u.RawClient(b, "soe-" + name)
+            r.send(pkt)
+            p = r.expect(u.DISCONNECT, 3, " (DISCONNECT for %s)" % name)
+            rc, _ = u.parse_disconnect(p[2])
+            assert rc in allowed, "%s: expected DISCONNECT %s, got 0x%02x" % (
+                name, "/".join("0x%02x" % a for a in allowed), rc)
+            r.r.expect_closed(timeout=3)
+
+
+@lib.case
+def subscription_identifier_in_client_publish_is_error():
+    u.warden_only('mosquitto ignores a Subscription Identifier in PUBLISH')
+    with lib.Broker() as b:
+        r = u.RawClient(b, "sidpub")
+        r.send(u.publish("x/y", b"z", qos=0, props=[(u.SUB_ID, 5)]))
+        p = r.expect(u.DISCONNECT)
+        rc, _ = u.parse_disconnect(p[2])
+        assert rc in (0x81, 0x82), "expected DISCONNECT 0x82 (or 0x81), got 0x%02x" % rc
+
+
+@lib.case
+def fan_out_many_subscribers():
+    with lib.Broker() as b:
+        subs = [lib.client(b, "fo%d" % i, version=5 if i % 2 else 4) for i in range(40)]
+        for i, c in enumerate(subs):
+            c.sub("fo/#" if i % 3 else "fo/+/x", qos=i % 3)
+        p = lib.client(b, "fop", version=5)
+        p.pub("fo/a/x", b"all", qos=2)
+        for i, c in enumerate(subs):
+            m = c.expect(timeout=5)
+            assert (m.payload, m.qos) == (b"all", i % 3), "sub %d: expected 'all' at QoS %d, got %r at %d" % (
+                i, i % 3, m.payload, m.qos)
+        for c in subs:
+            c.expect_none(timeout=0.05)
+
+
+@lib.case
+def large_payload_intact():
+    with lib.Broker() as b:
+        s = lib.client(b, "lps", version=5)
+        s.sub("lp/t", qos=1)
+        s4 = lib.client(b, "lps4", version=4)
+        s4.sub("lp/t", qos=2)
+        p = lib.client(b, "lpp", version=4)
+        for n in (0, 1, 127, 128, 16383, 16384, 65536, 300000, 1048000):
+            payload = bytes((i * 7 + n) % 251 for i in range(n))
+            p.pub("lp/t", payload, qos=1, timeout=10)
+            for c in (s, s4):
+                m = c.expect(timeout=10)
+                assert m.payload == payload, "size %d: expected the payload intact, got %d bytes" % (
+                    n, len(m.payload))
+
+
+@lib.case
+def ordering_and_no_loss_qos0_qos1():
+    with lib.Broker() as b:
+        s = lib.client(b, "ord", version=5)
+        s.sub("ord/#", qos=1)
+        r = u.RawClient(b, "ordp", version=4)
+        # one write: 300 QoS 0 then 300 QoS 1 without waiting for PUBACKs
+        data = b"".join(u.publish("ord/0", b"%d" % i, version=4) for i in range(300))
+        data += b"".join(u.publish("ord/1", b"%d" % i, qos=1, pid=i + 1, version=4) for i in range(300))
+        r.send(data)
+        acks = set()
+        for _ in range(300):
+            p = r.expect(u.PUBACK, 5)
+            acks.add(u.parse_ack(p[2], 4)[0])
+        assert acks == set(range(1, 301)), "expected PUBACKs for 1..300, missing %r" % sorted(
+            set(range(1, 301)) - acks)[:10]
+        got = u.collect(s, 600, timeout=20)
+        q0 = [int(m.payload) for m in got if m.topic == "ord/0"]
+        q1 = [int(m.payload) for m in got if m.topic == "ord/1"]
+        assert q0 == list(range(300)), "expected QoS 0 0..299 in order, got %r..." % q0[:20]
+        assert q1 == list(range(300)), "expected QoS 1 0..299 in order, got %r..." % q1[:20]
+
+
+@lib.case
+def topic_names_are_exact():
+    with lib.Broker() as b:
+        _check_matches(b, "a/b", yes=["a/b"], no=["a/b/", "/a/b", "A/b", "a/b ", "a//b"])
+        _check_matches(b, "ü/€/+", yes=["ü/€/x", "ü/€/日本"], no=["u/€/x", "ü/€"])
+        _check_matches(b, "/", yes=["/"], no=["//", "a/"], version=4)
+
+
+@lib.case
+def overlapping_no_local_applies_per_subscription():
+    u.warden_only('mosquitto does not merge overlapping subscriptions')
+    """Own message: the No Local subscription does not match, the other one
+    does -> one delivery carrying only the other's identifier."""
+    with lib.Broker() as b:
+        c = lib.client(b, "onl", version=5)
+        c.sub("onl/#", options=SubscribeOptions(qos=2, noLocal=True),
+              props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=1))
+        c.sub("onl/t", options=SubscribeOptions(qos=0),
+              props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=2))
+        c.pub("onl/t", b"own", qos=2)
+        m = c.expect(timeout=3)
+        assert (m.payload, m.qos, u.subids(m)) == (b"own", 0, [2]), (
+            "expected own message once at QoS 0 with ids [2], got %r QoS %d ids %r" % (
+                m.payload, m.qos, u.subids(m)))
+        c.expect_none(timeout=0.5)
+        c.pub("onl/u", b"own2", qos=1)     # only the No Local one matches
+        c.expect_none(timeout=0.5)
+        o = lib.client(b, "onl-o", version=5)
+        o.pub("onl/t", b"other", qos=2)
+        m = c.expect(timeout=3)
+        assert (m.payload, m.qos, u.subids(m)) == (b"other", 2, [1, 2]), (
+            "expected other's message at QoS 2 with ids [1, 2], got %r QoS %d ids %r" % (
+                m.payload, m.qos, u.subids(m)))
+
+
+@lib.case
+def resubscribe_replaces_qos():
+    with lib.Broker() as b:
+        c = lib.client(b, "rsq", version=4)
+        assert u.codes(c.sub("rq/t", qos=2)) == [2]
+        assert u.codes(c.sub("rq/t", qos=0)) == [0]
+        p = lib.client(b, "rsqp", version=4)
+        p.pub("rq/t", b"x", qos=2)
+        m = c.expect(timeout=3)
+        assert m.qos == 0, "expected QoS 0 after re-subscribing at 0, got %d" % m.qos
+        c.expect_none(timeout=0.5)
+
+
+@lib.case
+def unsubscribe_matches_filter_text_not_topics():
+    with lib.Broker() as b:
+        c = lib.client(b, "umt", version=5)
+        c.sub([("um/b", 1), ("um/+", 1)])
+        rc = u.codes(c.unsub("um/#"))
+        assert rc == [0x11], "expected 0x11 for um/# (never subscribed), got %r" % rc
+        rc = u.codes(c.unsub("um/+"))
+        assert rc == [0], "expected 0 for um/+, got %r" % rc
+        p = lib.client(b, "umtp", version=5)
+        p.pub("um/b", b"b", qos=1)
+        p.pub("um/c", b"c", qos=1)
+        m = c.expect(timeout=3)
+        assert m.payload == b"b", "expected only um/b (um/b still subscribed), got %r" % m.payload
+        c.expect_none(timeout=0.5)
+
+
+@lib.case
+def subscription_identifier_max_value():
+    with lib.Broker() as b:
+        c = lib.client(b, "sidmax", version=5)
+        c.sub("sm/t", qos=0, props=u.props_for("SUBSCRIBE", SubscriptionIdentifier=268435455))
+        p = lib.client(b, "sidmaxp", version=5)
+        p.pub("sm/t", b"x", qos=0)
+        m = c.expect(timeout=3)
+        assert u.subids(m) == [268435455], "expected id [268435455], got %r" % u.subids(m)
+
+
+@lib.case
+def cli_v31():
+    with lib.Broker() as b:
+        p = _mosq_sub_until(
+            b, ["-V", "mqttv31", "-t", "v31/#", "-C", "1", "-W", "10", "-v"],
+            lambda: lib.mosq_pub(b, "-V", "mqttv31", "-t", "v31/x", "-m", "old", "-q", "2"))
+        out = p.stdout.decode("utf-8", "replace").strip()
+        assert out == "v31/x old", "expected 'v31/x old', got %r (rc %d, %s)" % (out, p.returncode, p.stderr)
+
+
+@lib.case
+def dollar_only_special_at_first_level():
+    with lib.Broker() as b:
+        _check_matches(b, "a/+", yes=["a/$b"], no=["$a/b"])
+        _check_matches(b, "a/#", yes=["a/$b/c"], no=["$a/b"])
+        _check_matches(b, "+/#", yes=["x/$y"], no=["$x/y", "$x"])
+        _check_matches(b, "$x/+", yes=["$x/y"], no=["x/y", "$x"])
+
+
+@lib.case
+def many_overlapping_subscription_identifiers():
+    u.warden_only('mosquitto does not merge overlapping subscriptions')
+    """70 overlapping subscriptions, each with its own identifier: the one
+    delivery carries all 70 (contract.md: every matching identifier)."""
+    import itertools
+    with lib.Broker() as b:
+        levels = ["l%d" % i for i in range(7)]
+        filters = []
+        for mask in itertools.product((0, 1), repeat=7):
+            filters.append("/".join("+" if bit else lv for bit, lv in zip(mask, levels)))
+        filters = filters[:70]
+        r = u.RawClient(b, "manyids")
+        for i, f in enumerate(filters):
+            rc = r.sub([(f, 1)], props=[(u.SUB_ID, i + 1)])
+            assert rc == [1], "expected [1] for %s, got %r" % (f, rc)
+        p = lib.client(b, "manyidsp", version=5)
+        p.pub("/".join(levels), b"x", qos=1)
+        m = r.expect_pub()
+        ids = sorted(v for i, v in m.props if i == u.SUB_ID)
+        assert ids == list(range(1, 71)), "expected subscription ids 1..70, got %d ids (%r...)" % (
+            len(ids), ids[-5:])
+        r.send(u.ack(u.PUBACK, m.pid))
+        r.expect_no_pub(timeout=0.5)
+
+
 lib.run()

@@ -302,6 +302,7 @@ def reason_string_only_when_allowed():
 
 @lib.case
 def receive_maximum_honoured():
+    u.warden_only('mosquitto 2.0.11 sends one message beyond the window after a PUBACK')
     with lib.Broker() as b:
         s = u.RawClient(b, "rms", props=[(u.RECEIVE_MAX, 2)])
         s.sub([("rm/#", 1)])
@@ -323,6 +324,217 @@ def receive_maximum_honoured():
             s.expect_no_pub(timeout=0.5)
         assert got == [b"0", b"1", b"2", b"3", b"4"], "expected 0..4 in order, got %r" % got
         s.close()
+
+
+def _fwd_size(topic, payload_len, qos=1):
+    """Size of a forwarded 5.0 PUBLISH without properties."""
+    rl = 2 + len(topic) + (2 if qos else 0) + 1 + payload_len
+    return 1 + len(u.varint(rl)) + rl
+
+
+@lib.case
+def client_maximum_packet_size_boundary():
+    u.warden_only('mosquitto 2.0.11 leaves the fixed-header byte out of the size check')
+    with lib.Broker() as b:
+        limit = 300
+        s = u.RawClient(b, "mpb", props=[(u.MAX_PACKET, limit)])
+        s.sub([("mb/t", 1)])
+        p = lib.client(b, "mpbp", version=5)
+        n = 0
+        while _fwd_size("mb/t", n + 1) <= limit:
+            n += 1
+        assert _fwd_size("mb/t", n) == limit
+        p.pub("mb/t", b"o" * (n + 1), qos=1)     # one byte over: skipped
+        p.pub("mb/t", b"e" * n, qos=1)           # exactly the limit: sent
+        m = s.expect_pub()
+        assert len(m.payload) == n and m.payload[:1] == b"e", (
+            "expected the %d-byte payload (packet exactly %d), got %d bytes %r" % (
+                n, limit, len(m.payload), m.payload[:1]))
+        s.send(u.ack(u.PUBACK, m.pid))
+        s.expect_no_pub(timeout=0.5)
+
+
+@lib.case
+def topic_aliases_are_per_connection():
+    with lib.Broker() as b:
+        s = lib.client(b, "tpc-s", version=5)
+        s.sub("tpc/#", qos=1)
+        a = u.RawClient(b, "tpc-a")
+        a.pub("tpc/a", b"1", qos=1, props=[(u.TOPIC_ALIAS, 1)])
+        z = u.RawClient(b, "tpc-z")
+        z.send(u.publish("", b"2", props=[(u.TOPIC_ALIAS, 1)]))
+        z.expect_disconnect(0x82)       # alias 1 is unknown on this connection
+        a.pub("", b"3", qos=1, props=[(u.TOPIC_ALIAS, 1)])
+        got = [(m.topic, m.payload) for m in u.collect(s, 2)]
+        assert got == [("tpc/a", b"1"), ("tpc/a", b"3")], "expected tpc/a 1 and 3 only, got %r" % got
+        s.expect_none(timeout=0.3)
+        # aliases do not survive a reconnect
+        a.close()
+        a = u.RawClient(b, "tpc-a")
+        a.send(u.publish("", b"4", props=[(u.TOPIC_ALIAS, 1)]))
+        a.expect_disconnect(0x82)
+
+
+@lib.case
+def topic_alias_maximum_zero_config():
+    with lib.Broker(extra="topic_alias_maximum 0\n") as b:
+        p = u.RawClient(b, "tam0")
+        tam = u.getprop(p.connack_props, u.TOPIC_ALIAS_MAX, 0)
+        assert tam == 0, "expected Topic Alias Maximum 0 (or absent), got %r" % tam
+        p.send(u.publish("t/x", b"x", props=[(u.TOPIC_ALIAS, 1)]))
+        p.expect_disconnect(0x94)
+
+
+@lib.case
+def topic_alias_outbound_two_clients_independent():
+    u.warden_only('mosquitto 2.0 assigns no outbound topic aliases')
+    with lib.Broker() as b:
+        s1 = u.RawClient(b, "tao1", props=[(u.TOPIC_ALIAS_MAX, 1)])
+        s1.sub([("t2/#", 0)])
+        s2 = u.RawClient(b, "tao2", props=[(u.TOPIC_ALIAS_MAX, 5)])
+        s2.sub([("t2/b", 0)])
+        p = lib.client(b, "tao-p", version=5)
+        for t in ("t2/a", "t2/b", "t2/b", "t2/a"):
+            p.pub(t, b"x", qos=1)
+        got1 = [(m.topic, m.prop(u.TOPIC_ALIAS)) for m in [s1.expect_pub() for _ in range(4)]]
+        got2 = [(m.topic, m.prop(u.TOPIC_ALIAS)) for m in [s2.expect_pub() for _ in range(2)]]
+        assert got1 == [("t2/a", 1), ("t2/b", None), ("t2/b", None), ("", 1)], "client max 1: got %r" % got1
+        assert got2 == [("t2/b", 1), ("", 1)], "client max 5 (only t2/b): got %r" % got2
+
+
+@lib.case
+def message_expiry_while_window_full():
+    u.warden_only('mosquitto 2.0.11 delivers nothing after the PUBACK here')
+    with lib.Broker() as b:
+        s = u.RawClient(b, "mew", props=[(u.RECEIVE_MAX, 1)])
+        s.sub([("mw/t", 1)])
+        p = lib.client(b, "mewp", version=5)
+        p.pub("mw/t", b"first", qos=1)
+        first = s.expect_pub()
+        p.pub("mw/t", b"short", qos=1, props={"MessageExpiryInterval": 1})
+        p.pub("mw/t", b"keep", qos=1, props={"MessageExpiryInterval": 60})
+        s.expect_no_pub(timeout=0.3)
+        import time
+        time.sleep(2.0)       # 'short' expires while queued behind the full window
+        s.send(u.ack(u.PUBACK, first.pid))
+        m = s.expect_pub()
+        assert m.payload == b"keep", "expected 'keep' ('short' expired in the queue), got %r" % m
+        e = m.prop(u.EXPIRY)
+        assert e is not None and e <= 58, "expected remaining expiry <= 58, got %r" % e
+        s.send(u.ack(u.PUBACK, m.pid))
+        s.expect_no_pub(timeout=0.5)
+
+
+@lib.case
+def receive_maximum_counts_qos2_until_pubcomp():
+    with lib.Broker() as b:
+        s = u.RawClient(b, "rm2", props=[(u.RECEIVE_MAX, 1)])
+        s.sub([("r2/t", 2)])
+        p = lib.client(b, "rm2p", version=5)
+        for i in range(3):
+            p.pub("r2/t", b"%d" % i, qos=2)
+        m = s.expect_pub()
+        assert m.payload == b"0", "expected '0' first, got %r" % m
+        s.send(u.ack(u.PUBREC, m.pid))
+        s.expect(u.PUBREL)
+        s.expect_no_pub(timeout=0.7)      # still in flight until PUBCOMP
+        s.send(u.ack(u.PUBCOMP, m.pid))
+        m = s.expect_pub()
+        assert m.payload == b"1", "expected '1' after PUBCOMP, got %r" % m
+
+
+@lib.case
+def properties_on_retained_message():
+    with lib.Broker() as b:
+        p = u.RawClient(b, "prp")
+        ups = [("a", "1"), ("a", "2")]
+        p.pub("pr/t", b"{}", qos=1, retain=True,
+              props=[(u.CONTENT_TYPE, "application/json"), (u.RESPONSE_TOPIC, "pr/reply"),
+                     (u.CORRELATION, b"\x00\x01"), (u.PFI, 1)] + [(u.USER_PROP, kv) for kv in ups])
+        s = u.RawClient(b, "prs")
+        s.sub([("pr/t", 0)])
+        m = s.expect_pub()
+        assert m.retain, "expected RETAIN=1, got %r" % m
+        assert m.prop(u.CONTENT_TYPE) == b"application/json", "expected Content Type kept, got %r" % m.props
+        assert m.prop(u.RESPONSE_TOPIC) == b"pr/reply", "expected Response Topic kept, got %r" % m.props
+        assert m.prop(u.CORRELATION) == b"\x00\x01", "expected Correlation Data kept, got %r" % m.props
+        assert m.prop(u.PFI) == 1, "expected Payload Format Indicator 1 kept, got %r" % m.props
+        got = [(k.decode(), v.decode()) for i, (k, v) in [(i, v) for i, v in m.props if i == u.USER_PROP]]
+        assert got == ups, "expected user properties %r, got %r" % (ups, got)
+
+
+@lib.case
+def topic_alias_outbound_reset_on_reconnect():
+    """Outbound aliases belong to one network connection: after a reconnect
+    (session resumed) the first delivery of a topic carries its name again."""
+    u.warden_only("mosquitto 2.0 assigns no outbound topic aliases")
+    with lib.Broker() as b:
+        props = [(u.TOPIC_ALIAS_MAX, 3), (u.SESSION_EXPIRY, 300)]
+        s = u.RawClient(b, "tar", props=props)
+        s.sub([("tr/#", 1)])
+        p = lib.client(b, "tarp", version=5)
+        p.pub("tr/a", b"1", qos=1)
+        m = s.expect_pub()
+        assert (m.topic, m.prop(u.TOPIC_ALIAS)) == ("tr/a", 1), "expected tr/a with alias 1, got %r" % m
+        s.send(u.ack(u.PUBACK, m.pid))
+        s.send(u.disconnect(0))
+        s.r.expect_closed(timeout=3)
+        p.pub("tr/a", b"2", qos=1)     # queued for the offline session
+        s = u.RawClient(b, "tar", clean=False, props=props)
+        assert s.sp == 1, "expected Session Present 1, got %d" % s.sp
+        m = s.expect_pub()
+        assert (m.topic, m.payload) == ("tr/a", b"2"), (
+            "expected the queued message with its topic name after reconnect, got %r" % m)
+        s.send(u.ack(u.PUBACK, m.pid))
+        p.pub("tr/a", b"3", qos=1)
+        m = s.expect_pub()
+        # either the name again or alias 1, if the previous delivery set it
+        assert m.payload == b"3" and (m.topic == "tr/a" or m.prop(u.TOPIC_ALIAS) == 1 and m.topic == ""), (
+            "expected '3' on tr/a, got %r" % m)
+        s.send(u.ack(u.PUBACK, m.pid))
+        # a reconnect without Topic Alias Maximum gets no aliases at all
+        s.close()
+        s = u.RawClient(b, "tar", clean=False, props=[(u.SESSION_EXPIRY, 300)])
+        p.pub("tr/a", b"4", qos=1)
+        m = s.expect_pub()
+        assert (m.topic, m.prop(u.TOPIC_ALIAS)) == ("tr/a", None), "expected tr/a without alias, got %r" % m
+
+
+@lib.case
+def topic_alias_outbound_on_retained_delivery():
+    u.warden_only("mosquitto 2.0 assigns no outbound topic aliases")
+    with lib.Broker() as b:
+        p = lib.client(b, "tarp", version=5)
+        p.pub("trr/a", b"kept", qos=1, retain=True)
+        s = u.RawClient(b, "tarr", props=[(u.TOPIC_ALIAS_MAX, 2)])
+        s.sub([("trr/#", 0)])
+        m = s.expect_pub()
+        assert m.payload == b"kept" and m.topic == "trr/a", "expected retained trr/a with its name, got %r" % m
+        alias = m.prop(u.TOPIC_ALIAS)
+        p.pub("trr/a", b"live", qos=1)
+        m = s.expect_pub()
+        if alias is None:
+            assert (m.topic, m.prop(u.TOPIC_ALIAS)) == ("trr/a", 1), (
+                "expected trr/a + alias 1 on first aliased delivery, got %r" % m)
+        else:
+            assert (m.topic, m.prop(u.TOPIC_ALIAS)) == ("", alias), (
+                "expected empty topic + alias %d, got %r" % (alias, m))
+
+
+@lib.case
+def topic_alias_outbound_uses_full_client_maximum():
+    """contract.md: with Topic Alias Maximum N the broker assigns aliases 1..N."""
+    u.warden_only("mosquitto 2.0 assigns no outbound topic aliases")
+    with lib.Broker() as b:
+        n = 40
+        s = u.RawClient(b, "tafull", props=[(u.TOPIC_ALIAS_MAX, n)])
+        s.sub([("tf/#", 0)])
+        p = u.RawClient(b, "tafullp", version=4)
+        p.send(b"".join(u.publish("tf/%d" % i, b"x", version=4) for i in range(n + 1)))
+        got = [s.expect_pub() for _ in range(n + 1)]
+        aliases = [m.prop(u.TOPIC_ALIAS) for m in got]
+        assert aliases == list(range(1, n + 1)) + [None], (
+            "expected aliases 1..%d then none, got %r" % (n, aliases))
 
 
 lib.run()

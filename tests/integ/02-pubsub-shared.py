@@ -142,4 +142,59 @@ def shared_invalid_filters():
         r.close()
 
 
+@lib.case
+def shared_disconnected_member_skipped():
+    u.warden_only('mosquitto queues messages for an offline shared member')
+    """Round-robin among connected members: a persistent member that is offline
+    gets nothing, not even later (contract.md)."""
+    with lib.Broker() as b:
+        off = lib.client(b, "off", version=5, clean=True, props={"SessionExpiryInterval": 300})
+        off.sub("$share/g/ds/t", qos=1)
+        on = _members(b, "g", "ds/t", 1, "on")[0]
+        off.disconnect()
+        _publish_n(b, "ds/t", 6)
+        mine = [int(m.payload) for m in u.collect(on, 6)]
+        assert mine == list(range(6)), "expected the connected member to get 0..5, got %r" % mine
+        back = lib.client(b, "off", version=5, clean=False, props={"SessionExpiryInterval": 300})
+        assert back.session_present == 1, "expected Session Present 1, got %r" % back.session_present
+        back.expect_none(timeout=0.7)
+        # now connected again it takes its turn
+        _publish_n(b, "ds/t", 4, cid="spub2")
+        n_back = len(u.drain(back, quiet=0.3))
+        n_on = len(u.drain(on, quiet=0.3))
+        assert (n_back, n_on) == (2, 2), "expected 2/2 after the member came back, got %d/%d" % (n_back, n_on)
+
+
+@lib.case
+def shared_round_robin_qos0():
+    with lib.Broker() as b:
+        ms = _members(b, "z", "q0/t", 2, "z", qos=0)
+        _publish_n(b, "q0/t", 20, qos=0)
+        got = _gather(ms, 20)
+        every = sorted(int(x) for v in got.values() for x in v)
+        assert every == list(range(20)), "expected 0..19 once over the group, got %r" % every
+        counts = [len(got[0]), len(got[1])]
+        assert counts == [10, 10], "expected 10/10, got %r" % counts
+
+
+@lib.case
+def shared_filter_is_part_of_identity():
+    """$share/g/F1 and $share/g/F2 are two shared subscriptions (one group
+    name, two filters): a message matching both goes to one member of each."""
+    with lib.Broker() as b:
+        x = lib.client(b, "sfx", version=5)
+        x.sub("$share/g/sf/+", qos=1)
+        y = lib.client(b, "sfy", version=5)
+        y.sub("$share/g/sf/b", qos=1)
+        p = lib.client(b, "sfp", version=5)
+        p.pub("sf/b", b"both", qos=1)
+        for c in (x, y):
+            m = c.expect(timeout=3)
+            assert m.payload == b"both", "expected 'both', got %r" % m.payload
+        p.pub("sf/c", b"only-x", qos=1)
+        m = x.expect(timeout=3)
+        assert m.payload == b"only-x", "expected 'only-x', got %r" % m.payload
+        y.expect_none(timeout=0.5)
+
+
 lib.run()

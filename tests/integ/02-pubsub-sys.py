@@ -207,4 +207,28 @@ def hash_does_not_get_sys():
         assert m.topic == "x/broker/y", "expected x/broker/y on '#', got %s" % m.topic
 
 
+@lib.case
+def sys_load_values_plausible():
+    with lib.Broker(extra=SYS_CONF) as b:
+        w = SysWatch(b)
+        loads = [t for t in SYS_TOPICS if "/load/" in t]
+        w.wait(lambda d: all(t in d for t in loads), 4, "every load topic")
+        for t in loads:
+            v = w.number(t)
+            assert v >= 0, "expected a non-negative rate on %s, got %r" % (t, w.latest[t])
+        p = lib.client(b, "lvp", version=4)
+        for i in range(50):
+            p.pub("lv/t", b"z" * 10, qos=1)
+        w.wait(lambda d: float(d["$SYS/broker/load/messages/received/1min"]) > 0, 5,
+               "load/messages/received/1min > 0 after 50 messages")
+        w.wait(lambda d: float(d["$SYS/broker/load/bytes/received/1min"]) > 0, 5,
+               "load/bytes/received/1min > 0")
+        w.wait(lambda d: float(d["$SYS/broker/load/connections/1min"]) > 0, 5,
+               "load/connections/1min > 0 after connects")
+        one = float(w.latest["$SYS/broker/load/messages/received/1min"])
+        fifteen = float(w.latest["$SYS/broker/load/messages/received/15min"])
+        assert one >= fifteen, "expected the 1min rate >= the 15min rate right after a burst, got %s < %s" % (
+            one, fifteen)
+
+
 lib.run()

@@ -108,9 +108,9 @@ def wildcard_subscribe_gets_all_matching_retained():
 def retained_qos_is_min_of_stored_and_granted():
     with lib.Broker() as b:
         p = lib.client(b, "p", version=5)
+        p.pub("rq/zero", b"0", qos=0, retain=True)   # first: the acks below imply it was stored
         p.pub("rq/one", b"1", qos=1, retain=True)
         p.pub("rq/two", b"2", qos=2, retain=True)
-        p.pub("rq/zero", b"0", qos=0, retain=True)
         for sq in (0, 1, 2):
             s = lib.client(b, "s%d" % sq, version=5)
             s.sub("rq/#", qos=sq)
@@ -254,6 +254,107 @@ def retained_with_expired_interval_not_delivered():
         e = u.mprop(m, "MessageExpiryInterval")
         assert e is not None and e <= 98, "expected remaining expiry <= 98, got %r" % e
         s.expect_none(timeout=0.5)
+
+
+@lib.case
+def many_retained_through_the_window():
+    """500 retained messages to a QoS 1 wildcard subscriber: all arrive, each
+    once, past the outbound window (max_inflight_messages 20)."""
+    with lib.Broker() as b:
+        p = u.RawClient(b, "mrp", version=4)
+        p.send(b"".join(u.publish("mr/%03d" % i, b"%d" % i, qos=0, retain=True, version=4)
+                        for i in range(500)))
+        p.pub("mr/zzz-sync", b"sync", qos=1, retain=True)   # all earlier ones processed
+        s = lib.client(b, "mrs", version=5)
+        s.sub("mr/#", qos=1)
+        got = u.collect(s, 501, timeout=20)
+        topics = sorted(m.topic for m in got)
+        assert topics == sorted(["mr/%03d" % i for i in range(500)] + ["mr/zzz-sync"]), (
+            "expected 501 distinct retained topics, got %d (%d distinct)" % (len(topics), len(set(topics))))
+        assert all(m.retain for m in got), "expected RETAIN=1 on every retained message"
+        s.expect_none(timeout=0.5)
+
+
+@lib.case
+def retained_via_topic_alias():
+    with lib.Broker() as b:
+        p = u.RawClient(b, "rta")
+        p.pub("ta/r", b"one", qos=1, props=[(u.TOPIC_ALIAS, 1)])
+        p.pub("", b"two", qos=1, retain=True, props=[(u.TOPIC_ALIAS, 1)])
+        s = lib.client(b, "rtas", version=5)
+        s.sub("ta/#", qos=1)
+        m = s.expect(timeout=3)
+        assert (m.topic, m.payload, m.retain) == ("ta/r", b"two", 1), (
+            "expected retained ta/r 'two' stored under the real topic, got %s %r %d" % (
+                m.topic, m.payload, m.retain))
+        s.expect_none(timeout=0.3)
+
+
+@lib.case
+def retained_dollar_topic_only_for_dollar_filter():
+    with lib.Broker() as b:
+        p = lib.client(b, "rdp", version=4)
+        p.pub("$app/r", b"d", qos=1, retain=True)
+        p.pub("app/r", b"n", qos=1, retain=True)
+        s = lib.client(b, "rds", version=5)
+        s.sub("#", qos=1)
+        m = s.expect(timeout=3)
+        assert m.topic == "app/r", "expected only app/r on '#', got %s" % m.topic
+        s.expect_none(timeout=0.5)
+        s.sub("$app/#", qos=1)
+        m = s.expect(timeout=3)
+        assert (m.topic, m.retain) == ("$app/r", 1), "expected retained $app/r, got %s" % m.topic
+
+
+@lib.case
+def retained_respects_client_maximum_packet_size():
+    with lib.Broker() as b:
+        p = lib.client(b, "rmp", version=5)
+        p.pub("rm/big", b"B" * 1000, qos=1, retain=True)
+        p.pub("rm/small", b"s", qos=1, retain=True)
+        s = u.RawClient(b, "rms", props=[(u.MAX_PACKET, 200)])
+        s.sub([("rm/#", 0)])
+        m = s.expect_pub()
+        assert (m.topic, m.retain) == ("rm/small", True), "expected only retained rm/small, got %r" % m
+        s.expect_no_pub(timeout=0.7)
+
+
+@lib.case
+def retained_qos2_from_v311_and_clear_from_v5_qos0():
+    with lib.Broker() as b:
+        p4 = lib.client(b, "p4", version=4)
+        p4.pub("rc/t", b"v", qos=2, retain=True)
+        s = lib.client(b, "s", version=5)
+        s.sub("rc/t", qos=2)
+        m = s.expect(timeout=3)
+        assert (m.payload, m.qos, m.retain) == (b"v", 2, 1), "expected retained 'v' QoS 2, got %r QoS %d" % (
+            m.payload, m.qos)
+        p5 = lib.client(b, "p5", version=5)
+        p5.pub("rc/t", b"", qos=0, retain=True)
+        s.expect(timeout=3)            # the live empty message
+        s2 = lib.client(b, "s2", version=4)
+        s2.sub("rc/t", qos=2)
+        s2.expect_none(timeout=0.7)
+
+
+@lib.case
+def suback_before_retained_and_subscription_id():
+    with lib.Broker() as b:
+        p = lib.client(b, "sbp", version=5)
+        for i in range(5):
+            p.pub("sb/%d" % i, b"%d" % i, qos=1, retain=True)
+        r = u.RawClient(b, "sbr")
+        r.send(u.subscribe(9, [("sb/#", 1)], props=[(u.SUB_ID, 77)]))
+        first = r.recv(timeout=3)
+        assert first is not None and first[0] == u.SUBACK, (
+            "expected SUBACK before any retained PUBLISH, got packet type %r" % (first and first[0]))
+        got = []
+        for _ in range(5):
+            m = r.expect_pub()
+            assert m.retain and m.prop(u.SUB_ID) == 77, "expected RETAIN=1 and subscription id 77, got %r" % m
+            got.append(m.topic)
+            r.send(u.ack(u.PUBACK, m.pid))
+        assert sorted(got) == ["sb/%d" % i for i in range(5)], "expected sb/0..4, got %r" % got
 
 
 lib.run()

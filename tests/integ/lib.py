@@ -26,8 +26,9 @@ Documented API (see libapi.md) plus these additions:
         packet received from the server (int) or None; .disconnect_props.
         Client.wait_disconnected(timeout) -> server_reason or disconnect_rc.
         Client.connect() for connect=False clients.
-        Note: paho 1.6.1 ignores short DISCONNECT packets; this lib patches
-        that, so server_reason is reliable.
+        Note: paho 1.6.1 ignores short DISCONNECT packets and the CONNACK
+        Server Keep Alive; this lib patches both, so server_reason is reliable
+        and clients ping at the server's keepalive.
     lib.Raw(b, timeout=3): .connect(client_id, version=4, expect_rc=0, **kw)
         sends CONNECT and returns the parsed CONNACK (rc, flags, props list).
         .recv_packet() returns (type, flags, body) with type the packet type
@@ -300,6 +301,8 @@ class Broker:
                 self.wait_ready(timeout)
             except BaseException:
                 self._kill()
+                if not os.environ.get("KEEP_TMP"):
+                    shutil.rmtree(self.dir, ignore_errors=True)
                 raise
 
     def write_conf(self, text):
@@ -529,6 +532,9 @@ class Client:
         flags, rc, props = parse_connack(pkt)
         self.connack_props = props
         self.session_present = flags & 1
+        ska = props_dict(props).get(P_SERVER_KEEP_ALIVE) if props else None
+        if ska is not None:   # paho 1.6.1 ignores Server Keep Alive; honour it
+            self.c._keepalive = ska
         self._raw = (flags, rc)
 
     def _on_connect(self, client, userdata, flags, rc, props=None):

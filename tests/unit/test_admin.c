@@ -1,0 +1,193 @@
+/*
+ * test_admin.c - the admin interface against a real broker thread: a client
+ * connects over loopback with raw MQTT bytes, and the test thread lists
+ * sessions and subscriptions, reads stats, disconnects the client and shuts
+ * the broker down, all through admin.h.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "admin.h"
+#include "broker.h"
+#include "config.h"
+#include "log.h"
+
+struct fixture {
+    struct broker *b;
+    struct admin *a;
+    pthread_t thread;
+    uint16_t port;
+};
+
+static void *run(void *arg)
+{
+    broker_run(arg);
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    memset(&f, 0, sizeof f);
+    log_setup(LOG_LVL_ERROR, LOG_DEST_STDERR);
+    struct config cfg;
+    config_defaults(&cfg);
+    if (config_embedded(&cfg, 0) != WD_OK)
+        return -1;
+    cfg.sys_interval = 0;
+    f.b = broker_new(&cfg);
+    if (!f.b)
+        return -1;
+    f.a = admin_of(f.b);
+    f.port = f.b->listeners[0].port;
+    pthread_create(&f.thread, NULL, run, f.b);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    admin_shutdown(f->a);
+    pthread_join(f->thread, NULL);
+    broker_free(f->b);
+    return 0;
+}
+
+static int dial(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Read exactly n bytes (or fail the test). */
+static void read_n(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = recv(fd, p, n, 0);
+        assert_true(r > 0);
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+/* CONNECT 3.1.1 client "adm1", clean session, keepalive 60; then SUBSCRIBE a/# QoS 1. */
+static int connect_and_subscribe(uint16_t port)
+{
+    static const uint8_t connect[] = {0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60,
+                                      0,    4,  'a', 'd', 'm', '1'};
+    static const uint8_t subscribe[] = {0x82, 8, 0, 1, 0, 3, 'a', '/', '#', 1};
+    int fd = dial(port);
+    assert_int_equal(send(fd, connect, sizeof connect, 0), (ssize_t)sizeof connect);
+    uint8_t connack[4];
+    read_n(fd, connack, sizeof connack);
+    assert_int_equal(connack[0], 0x20);
+    assert_int_equal(connack[3], 0);
+    assert_int_equal(send(fd, subscribe, sizeof subscribe, 0), (ssize_t)sizeof subscribe);
+    uint8_t suback[5];
+    read_n(fd, suback, sizeof suback);
+    assert_int_equal(suback[0], 0x90);
+    assert_int_equal(suback[4], 1);
+    return fd;
+}
+
+static void test_sessions_subs_stats_disconnect(void **state)
+{
+    struct fixture *f = *state;
+    int fd = connect_and_subscribe(f->port);
+
+    struct admin_sessions ss;
+    assert_int_equal(admin_list_sessions(f->a, &ss), WD_OK);
+    assert_int_equal(ss.n, 1);
+    assert_string_equal(ss.v[0].client_id, "adm1");
+    assert_true(ss.v[0].connected);
+    assert_int_equal(ss.v[0].version, 4);
+    assert_int_equal(ss.v[0].keepalive, 60);
+    assert_int_equal(ss.v[0].subscriptions, 1);
+    assert_int_equal(ss.v[0].msgs_in, 2);
+    assert_non_null(strstr(ss.v[0].addr, "127.0.0.1:"));
+    admin_sessions_free(&ss);
+
+    struct admin_subs subs;
+    assert_int_equal(admin_session_subs(f->a, "adm1", &subs), WD_OK);
+    assert_int_equal(subs.n, 1);
+    assert_string_equal(subs.v[0].filter, "a/#");
+    assert_int_equal(subs.v[0].qos, 1);
+    admin_subs_free(&subs);
+    assert_int_equal(admin_session_subs(f->a, "nobody", &subs), WD_ENOTFOUND);
+
+    struct admin_stats st;
+    assert_int_equal(admin_get_stats(f->a, &st), WD_OK);
+    assert_int_equal(st.clients, 1);
+    assert_int_equal(st.sessions, 1);
+    assert_int_equal(st.subscriptions, 1);
+    assert_true(st.mem_in_use > 0);
+
+    assert_int_equal(admin_disconnect(f->a, "nobody"), WD_ENOTFOUND);
+    assert_int_equal(admin_disconnect(f->a, "adm1"), WD_OK);
+    uint8_t byte;
+    assert_int_equal(recv(fd, &byte, 1, 0), 0); /* 3.1.1: closed without DISCONNECT */
+    close(fd);
+
+    /* Clean session: gone once the broker has reaped the connection. */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(admin_list_sessions(f->a, &ss), WD_OK);
+        size_t n = ss.n;
+        admin_sessions_free(&ss);
+        if (n == 0)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(admin_list_sessions(f->a, &ss), WD_OK);
+    assert_int_equal(ss.n, 0);
+    admin_sessions_free(&ss);
+    assert_int_equal(admin_get_stats(f->a, &st), WD_OK);
+    assert_int_equal(st.clients, 0);
+    assert_int_equal(st.subscriptions, 0);
+}
+
+static void test_calls_after_shutdown_fail_cleanly(void **state)
+{
+    (void)state;
+    log_setup(LOG_LVL_ERROR, LOG_DEST_STDERR);
+    struct config cfg;
+    config_defaults(&cfg);
+    assert_int_equal(config_embedded(&cfg, 0), WD_OK);
+    cfg.sys_interval = 0;
+    struct broker *b = broker_new(&cfg);
+    assert_non_null(b);
+    pthread_t t;
+    pthread_create(&t, NULL, run, b);
+    assert_int_equal(admin_shutdown(admin_of(b)), WD_OK);
+    pthread_join(t, NULL);
+    struct admin_stats st;
+    /* The loop has stopped: calls fail instead of waiting for ever. */
+    assert_int_equal(admin_get_stats(admin_of(b), &st), WD_ECLOSED);
+    assert_int_equal(admin_disconnect(admin_of(b), "x"), WD_ECLOSED);
+    broker_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sessions_subs_stats_disconnect, setup, teardown),
+        cmocka_unit_test(test_calls_after_shutdown_fail_cleanly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
