@@ -75,6 +75,7 @@ struct broker {
     struct loop_io sig_io;
     bool stopping;
     int exit_code;
+    uint8_t rbuf[64 * 1024];         /* conn.c: shared read buffer (one thread reads at a time) */
 };
 
 /*

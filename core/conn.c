@@ -22,7 +22,6 @@
 #include "mem.h"
 #include "session.h"
 
-#define READ_CHUNK (16 * 1024)
 #define READ_BUDGET (256 * 1024) /* bytes read per readiness event */
 #define ST_NEW (1u << CONN_NEW)
 #define ST_ACTIVE (1u << CONN_ACTIVE)
@@ -173,7 +172,7 @@ void conn_flush(struct conn *c)
         conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
         return;
     }
-    buf_shrink(&c->out, 64 * 1024);
+    buf_shrink(&c->out, 4096); /* idle connections keep at most a small buffer */
     if (c->state != CONN_CLOSING)
         loop_set(c->b->loop, &c->io, LOOP_READABLE);
     /* The socket drained: a slow consumer's queue may move again. */
@@ -216,53 +215,61 @@ static void dispatch(struct conn *c, uint8_t type, uint8_t flags, const uint8_t 
     r->handle(c, &p);
 }
 
-static void process_input(struct conn *c)
+/*
+ * Frame and dispatch the whole packets in p[0..len). Returns the bytes used;
+ * a partial packet at the end is left for the caller to keep. On a bad
+ * header the connection is closed and everything counts as used.
+ */
+static size_t process_bytes(struct conn *c, const uint8_t *p, size_t len)
 {
     uint32_t max = c->b->cfg.max_packet_size;
-    while (c->state != CONN_CLOSING && buf_used(&c->in)) {
+    size_t off = 0;
+    while (c->state != CONN_CLOSING && off < len) {
         uint8_t type, flags;
         uint32_t rem, hl;
-        enum wd_err e =
-            codec_fixed_header(buf_head(&c->in), buf_used(&c->in), max, &type, &flags, &rem, &hl);
+        enum wd_err e = codec_fixed_header(p + off, len - off, max, &type, &flags, &rem, &hl);
         if (e == WD_EAGAIN)
-            return;
+            break;
         if (e != WD_OK) {
             log_info("bad packet header from %s: %s", c->addr, wd_strerror(e));
             conn_close(c, conn_reason_for(e), true, true);
-            return;
+            return len;
         }
-        if (buf_used(&c->in) < (size_t)hl + rem) {
-            /* Reserve once for the whole packet (bounded by max_packet_size). */
-            if (buf_reserve(&c->in, (size_t)hl + rem - buf_used(&c->in)) != WD_OK) {
-                conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
-            }
-            return;
-        }
+        if (len - off < (size_t)hl + rem)
+            break;
         c->last_rx_ms = loop_now_ms(c->b->loop);
         c->bytes_in += hl + rem;
         c->b->stats.bytes_received += hl + rem;
-        dispatch(c, type, flags, buf_head(&c->in) + hl, rem, hl + rem);
-        buf_consume(&c->in, (size_t)hl + rem);
+        dispatch(c, type, flags, p + off + hl, rem, hl + rem);
+        off += (size_t)hl + rem;
     }
-    buf_shrink(&c->in, 64 * 1024);
+    return c->state == CONN_CLOSING ? len : off;
 }
 
+/*
+ * Input goes first into the broker's shared read buffer and is processed
+ * from there; only a partial packet is copied into the connection's own
+ * buffer. So an idle connection holds no input buffer at all.
+ */
 static void read_input(struct conn *c)
 {
+    struct broker *b = c->b;
     size_t budget = READ_BUDGET;
     while (budget && c->state != CONN_CLOSING) {
-        if (buf_reserve(&c->in, READ_CHUNK) != WD_OK) {
-            conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
-            return;
-        }
-        size_t room = c->in.cap - c->in.len;
-        if (room > budget)
-            room = budget;
-        ssize_t n = recv(c->io.fd, c->in.data + c->in.len, room, 0);
+        ssize_t n = recv(c->io.fd, b->rbuf, sizeof b->rbuf, 0);
         if (n > 0) {
-            c->in.len += (size_t)n;
-            budget -= (size_t)n;
-            process_input(c);
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            enum wd_err e = WD_OK;
+            if (buf_used(&c->in) == 0) {
+                size_t used = process_bytes(c, b->rbuf, (size_t)n);
+                if (used < (size_t)n)
+                    e = buf_append(&c->in, b->rbuf + used, (size_t)n - used);
+            } else if ((e = buf_append(&c->in, b->rbuf, (size_t)n)) == WD_OK) {
+                buf_consume(&c->in, process_bytes(c, buf_head(&c->in), buf_used(&c->in)));
+                buf_shrink(&c->in, 0);
+            }
+            if (e != WD_OK)
+                conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
             continue;
         }
         if (n < 0 && errno == EINTR)
