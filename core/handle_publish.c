@@ -99,7 +99,10 @@ void handle_publish(struct conn *c, struct mqtt_packet *p)
             ack(c, pub, 0);
             return;
         }
-        enum wd_err e = session_in_qos2_add(s, pub->packet_id, cfg->max_inflight_messages);
+        /* 5.0 clients were told our Receive Maximum [MQTT-3.3.4-9]; 3.1.x clients were
+         * not, so they are bounded only by the packet id space. */
+        uint32_t limit = c->version == MQTT_V5 ? cfg->max_inflight_messages : UINT16_MAX;
+        enum wd_err e = session_in_qos2_add(s, pub->packet_id, limit);
         if (e != WD_OK) {
             conn_close(c, e == WD_ELIMIT ? MQTT_RC_RECEIVE_MAX_EXCEEDED : MQTT_RC_UNSPECIFIED,
                        true, true);

@@ -414,7 +414,6 @@ def message_expiry_while_window_full():
         p.pub("mw/t", b"short", qos=1, props={"MessageExpiryInterval": 1})
         p.pub("mw/t", b"keep", qos=1, props={"MessageExpiryInterval": 60})
         s.expect_no_pub(timeout=0.3)
-        import time
         time.sleep(2.0)       # 'short' expires while queued behind the full window
         s.send(u.ack(u.PUBACK, first.pid))
         m = s.expect_pub()

@@ -2,8 +2,6 @@
 """Shared subscriptions ($share/G/F): one member per group per message,
 round-robin among connected members, groups independent, ordinary
 subscriptions of the same filter unaffected (contract.md, Shared subscriptions)."""
-import collections
-
 import lib
 
 import pubsub_util as u
@@ -76,7 +74,7 @@ def two_groups_each_get_every_message():
         assert a_all == list(range(12)), "expected group A to get 0..11 once, got %r" % a_all
         assert b_all == list(range(12)), "expected group B to get 0..11 once, got %r" % b_all
         assert [len(a[0]), len(a[1])] == [6, 6], "expected 6/6 in group A, got %r" % (
-            [len(a[0]), len(a[1])])
+            [len(a[0]), len(a[1])],)
 
 
 @lib.case

@@ -2,6 +2,8 @@
 """Retained messages (contract.md, Retained): set, replace, clear, RETAIN=1 on
 subscribe and 0 on live delivery, wildcard subscribe, Retain Handling 0/1/2,
 Retain As Published, retain_available false, none on a shared subscribe."""
+import time
+
 import lib
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -245,7 +247,6 @@ def retained_with_expired_interval_not_delivered():
         p = lib.client(b, "p", version=5)
         p.pub("re/t", b"brief", qos=1, retain=True, props={"MessageExpiryInterval": 1})
         p.pub("re/u", b"long", qos=1, retain=True, props={"MessageExpiryInterval": 100})
-        import time
         time.sleep(2.2)     # let the 1-second interval pass
         s = lib.client(b, "s", version=5)
         s.sub("re/#", qos=1)

@@ -281,6 +281,20 @@ class Broker:
             conf = ("listener {port} 127.0.0.1\n"
                     "allow_anonymous %s\n"
                     "store_dir {store_dir}\n" % ("true" if anonymous else "false")) + extra
+        # A free port can be taken by someone else before the broker binds it:
+        # when that happens and the port was ours to choose, try another.
+        for attempt in range(3):
+            try:
+                self._start(conf, args, argv, wait, timeout)
+                return
+            except AssertionError:
+                if port or attempt == 2 or "Address already in use" not in self.log():
+                    if not os.environ.get("KEEP_TMP"):
+                        shutil.rmtree(self.dir, ignore_errors=True)
+                    raise
+                self.port = free_port()
+
+    def _start(self, conf, args, argv, wait, timeout):
         conf = conf.replace("{port}", str(self.port)).replace("{store_dir}", self.store_dir)
         self.write_conf(conf)
         env = dict(os.environ)
@@ -301,8 +315,6 @@ class Broker:
                 self.wait_ready(timeout)
             except BaseException:
                 self._kill()
-                if not os.environ.get("KEEP_TMP"):
-                    shutil.rmtree(self.dir, ignore_errors=True)
                 raise
 
     def write_conf(self, text):
