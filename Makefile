@@ -8,7 +8,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE = -std=c11 -D_GNU_SOURCE $(WARN) -Icore -MMD -MP
 REL_FLAGS = -O2 -g
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson
+LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson -llmdb
 TEST_LIBS = -lcmocka
 
 CORE_SRC := $(sort $(wildcard core/*.c))
@@ -20,7 +20,8 @@ UNIT_BASE := core/mem.c core/err.c core/buf.c
 
 # What each unit test links besides UNIT_BASE (default: core/<name>.c).
 UNIT_topic := core/topic.c core/tree.c core/rtree.c
-UNIT_import := store/import.c core/topic.c core/codec.c
+UNIT_import := store/import.c core/topic.c core/codec.c core/pw.c
+UNIT_store := $(filter-out store/import.c,$(STORE_SRC)) core/topic.c
 UNIT_admin := $(filter-out core/main.c core/cli.c core/pw.c,$(CORE_SRC))
 UNIT_oom := $(UNIT_admin)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
