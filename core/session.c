@@ -295,12 +295,19 @@ void session_pump(struct session *s)
 
 void session_resume(struct session *s)
 {
-    for (uint32_t i = 0; i < s->inflight.count; i++) {
+    for (uint32_t i = 0; i < s->inflight.count;) {
         struct delivery *d = ring_at(&s->inflight, i);
-        if (d->state == DLV_WAIT_PUBCOMP)
+        if (d->state == DLV_WAIT_PUBCOMP) {
             conn_send_ack(s->conn, MQTT_PUBREL, d->pid, 0);
-        else
-            conn_send_publish(s->conn, d, true);
+        } else if (conn_send_publish(s->conn, d, true) != WD_OK) {
+            /* Too large for this connection's Maximum Packet Size (or no memory):
+             * it can never be acknowledged, so it must not hold a window slot. */
+            struct delivery gone;
+            ring_remove(&s->inflight, i, &gone);
+            drop(s, &gone);
+            continue;
+        }
+        i++;
     }
     session_pump(s);
 }
