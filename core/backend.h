@@ -1,0 +1,207 @@
+/*
+ * backend.h - what the broker needs from the identity store, as data types
+ * plus a table of function pointers (struct backend_ops) that store/
+ * implements on LMDB and that core's tests can implement in memory.
+ *
+ * Identity data is small and read at connect time and when the store's
+ * generation counter moves (about once a second), never per message. Every
+ * lookup returns an owned copy, so nothing the broker keeps points into the
+ * store; free it with the backend_*_free() helpers below.
+ * Thread: every op may be called from any one thread at a time per ctx
+ * (the auth workers and the broker thread each use their own calls; the
+ * LMDB implementation opens a transaction per call).
+ */
+#ifndef WD_BACKEND_H
+#define WD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "mem.h"
+
+/* Rule actions: bit flags. */
+#define RULE_PUBLISH 0x01u
+#define RULE_SUBSCRIBE 0x02u
+#define RULE_RECEIVE 0x04u
+#define RULE_ALL (RULE_PUBLISH | RULE_SUBSCRIBE | RULE_RECEIVE)
+
+enum rule_effect { RULE_ALLOW = 0, RULE_DENY = 1 };
+
+struct rule {
+    uint8_t effect;        /* enum rule_effect */
+    uint8_t actions;       /* RULE_* bits, never 0 */
+    uint8_t max_qos;       /* 0..2: publishes above it are refused, grants are capped */
+    bool retain;           /* retained publishes allowed */
+    char *filter;          /* owned; MQTT filter pattern, may hold %u, %c, %cn */
+};
+
+/* The two roles that always exist. */
+#define ROLE_ANONYMOUS "anonymous" /* clients without credentials */
+#define ROLE_DEFAULT "default"     /* everyone, held implicitly */
+
+struct user {
+    char *name;            /* owned */
+    char *hash;            /* owned; crypto_pwhash_str form ($argon2id$...), or an imported
+                              $6$/$7$ hash; NULL = no password (certificate or token only) */
+    bool enabled;
+    char **roles;          /* owned array of owned names, in order; never holds "default" */
+    size_t nroles;
+    struct rule *rules;    /* owned array: the user's own rules, evaluated first, in order */
+    size_t nrules;
+    int64_t created;       /* Unix seconds */
+    int64_t updated;       /* Unix seconds: last change by an admin */
+    int64_t last_login;    /* Unix seconds, 0 = never; bookkeeping, no generation bump */
+    char *note;            /* owned, "" when none */
+};
+
+struct role {
+    char *name;            /* owned */
+    char *description;     /* owned, "" when none */
+    struct rule *rules;    /* owned array, in order */
+    size_t nrules;
+};
+
+enum binding_kind { BIND_EXACT = 0, BIND_PREFIX = 1, BIND_REGEX = 2 };
+
+/* A client id (or pattern) that only one identity may use. */
+struct binding {
+    uint8_t kind;          /* enum binding_kind */
+    char *pattern;         /* owned; REGEX: POSIX ERE matched against the whole client id */
+    char *user;            /* owned; the identity allowed to use it */
+    int64_t created;       /* Unix seconds */
+};
+
+enum ban_kind { BAN_CLIENT = 0, BAN_USER = 1, BAN_ADDRESS = 2 };
+
+struct ban {
+    uint8_t kind;          /* enum ban_kind */
+    char *value;           /* owned; client id, user name, or canonical CIDR "10.0.0.0/8" */
+    int64_t until;         /* Unix seconds, 0 = permanent */
+    char *reason;          /* owned, "" when none */
+    char *actor;           /* owned; who made it (OS user, or "broker") */
+    int64_t created;       /* Unix seconds */
+};
+
+struct audit_entry {
+    uint64_t seq;          /* increasing, never reused */
+    int64_t time;          /* Unix seconds */
+    char *actor;           /* owned; OS user, or "broker" */
+    char *action;          /* owned; "user add", "ban add", ... */
+    char *target;          /* owned */
+    char *result;          /* owned; "ok" or a reason */
+};
+
+/*
+ * The store as the broker sees it. ctx is passed back to every op.
+ * Lookups: WD_OK with *out owned by the caller, WD_ENOTFOUND, WD_ENOMEM,
+ * WD_EMALFORMED (a record that does not decode) or WD_EIO.
+ */
+struct backend_ops {
+    void *ctx;
+    /* Returns owned: *out, free with backend_user_free(). */
+    enum wd_err (*user_get)(void *ctx, const char *name, struct user **out);
+    /* Returns owned: *out, free with backend_role_free(). */
+    enum wd_err (*role_get)(void *ctx, const char *name, struct role **out);
+    /* Returns owned: every binding, free with backend_bindings_free(). */
+    enum wd_err (*bindings_list)(void *ctx, struct binding **out, size_t *n);
+    /* Returns owned: every ban (expired ones too), free with backend_bans_free(). */
+    enum wd_err (*bans_list)(void *ctx, struct ban **out, size_t *n);
+    /* The generation counter: moves on every identity or permission change. */
+    enum wd_err (*generation)(void *ctx, uint64_t *out);
+    /* Bookkeeping after a successful login: last_login, and a re-hashed password
+     * (new_hash NULL = keep). Does not move the generation counter. */
+    enum wd_err (*user_login)(void *ctx, const char *name, int64_t when, const char *new_hash);
+    /* A ban made by the broker itself (brute-force protection): kind is enum ban_kind,
+     * until Unix seconds (0 = permanent). Moves the generation counter. An existing ban
+     * of the same value is replaced (extended). */
+    enum wd_err (*ban_add)(void *ctx, uint8_t kind, const char *value, int64_t until,
+                           const char *reason, const char *actor);
+    /* Append to the audit ring (actor "broker" for the broker's own entries). */
+    enum wd_err (*audit)(void *ctx, const char *actor, const char *action, const char *target,
+                         const char *result);
+};
+
+/* Free what r owns (not r itself). */
+static inline void backend_rule_fini(struct rule *r)
+{
+    wd_free(r->filter);
+    r->filter = NULL;
+}
+
+static inline void backend_rules_free(struct rule *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        backend_rule_fini(&v[i]);
+    wd_free(v);
+}
+
+/* backend_user_free(NULL) is a no-op. */
+static inline void backend_user_free(struct user *u)
+{
+    if (!u)
+        return;
+    wd_free(u->name);
+    wd_free(u->hash);
+    for (size_t i = 0; u->roles && i < u->nroles; i++)
+        wd_free(u->roles[i]);
+    wd_free(u->roles);
+    backend_rules_free(u->rules, u->nrules);
+    wd_free(u->note);
+    wd_free(u);
+}
+
+static inline void backend_role_free(struct role *r)
+{
+    if (!r)
+        return;
+    wd_free(r->name);
+    wd_free(r->description);
+    backend_rules_free(r->rules, r->nrules);
+    wd_free(r);
+}
+
+static inline void backend_binding_fini(struct binding *b)
+{
+    wd_free(b->pattern);
+    wd_free(b->user);
+}
+
+static inline void backend_bindings_free(struct binding *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        backend_binding_fini(&v[i]);
+    wd_free(v);
+}
+
+static inline void backend_ban_fini(struct ban *b)
+{
+    wd_free(b->value);
+    wd_free(b->reason);
+    wd_free(b->actor);
+}
+
+static inline void backend_bans_free(struct ban *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        backend_ban_fini(&v[i]);
+    wd_free(v);
+}
+
+static inline void backend_audit_fini(struct audit_entry *a)
+{
+    wd_free(a->actor);
+    wd_free(a->action);
+    wd_free(a->target);
+    wd_free(a->result);
+}
+
+static inline void backend_audit_free(struct audit_entry *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        backend_audit_fini(&v[i]);
+    wd_free(v);
+}
+
+#endif
