@@ -40,7 +40,7 @@ static bool dollar(const struct level *lv)
 bool acl_covers(const char *r, size_t rlen, const char *f, size_t flen)
 {
     const char *rs = r, *fs = f, *re = r + rlen, *fe = f + flen;
-    struct level a, b;
+    struct level a = {0}, b = {0};
     for (int depth = 0;; depth++) {
         bool ha = next_level(&rs, re, &a);
         bool hb = next_level(&fs, fe, &b);
@@ -65,7 +65,7 @@ bool acl_covers(const char *r, size_t rlen, const char *f, size_t flen)
 bool acl_overlaps(const char *x, size_t xlen, const char *y, size_t ylen)
 {
     const char *xs = x, *ys = y, *xe = x + xlen, *ye = y + ylen;
-    struct level a, b;
+    struct level a = {0}, b = {0};
     for (int depth = 0;; depth++) {
         bool ha = next_level(&xs, xe, &a);
         bool hb = next_level(&ys, ye, &b);
