@@ -78,7 +78,7 @@ $(foreach t,$(VG_TESTS),$(eval $(call vg_rule,$(t))))
 VG_BINS := $(VG_TESTS:%=build/vg/tests/test_%)
 vg: $(VG_BINS)
 
-test: warden build/asan/warden $(UNIT_BINS) $(VG_BINS) fuzz
+test: warden build/asan/warden $(UNIT_BINS) $(VG_BINS) fuzz build/tests/tls_client
 	tests/run.sh
 
 clean:
@@ -97,3 +97,8 @@ build/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(sort $$(if $$(UNIT_$(1)),$$(UNIT
 endef
 $(foreach t,$(FUZZ_TESTS),$(eval $(call fuzz_rule,$(t))))
 fuzz: $(FUZZ_TESTS:%=build/fuzz/fuzz_%)
+
+# The TLS tests' WolfSSL client (offers NULL-only or RC4-only suites).
+build/tests/tls_client: tests/tls/tls_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(CFLAGS) -o $@ $< -lwolfssl

@@ -40,7 +40,7 @@ run)
     exec ./warden "$@"
     ;;
 test)
-    make -j"$jobs" warden build/asan/warden unit vg fuzz
+    make -j"$jobs" warden build/asan/warden unit vg fuzz build/tests/tls_client
     exec tests/run.sh
     ;;
 *)

@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "retain.h"
 #include "session.h"
+#include "tls.h"
 #include "tree.h"
 
 enum admin_op { OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_COUNT };
@@ -207,6 +208,19 @@ static enum wd_err copy_session(const struct session *s, struct admin_session *o
         o->bytes_in = c->bytes_in;
         o->bytes_out = c->bytes_out;
     }
+    if (c && c->tls && c->state != CONN_TLS_HANDSHAKE) {
+        const struct tls_info *ti = tls_conn_info(c->tls);
+        memcpy(o->tls_version, ti->version, sizeof o->tls_version);
+        memcpy(o->tls_cipher, ti->cipher, sizeof o->tls_cipher);
+        if (ti->has_cert) {
+            if (!(o->cert_subject = wd_strdup(ti->subject)) ||
+                !(o->cert_issuer = wd_strdup(ti->issuer)) ||
+                !(o->cert_sans = wd_strdup(ti->sans)))
+                return WD_ENOMEM;
+            memcpy(o->cert_fingerprint, ti->fingerprint, sizeof o->cert_fingerprint);
+            o->cert_not_after = ti->not_after;
+        }
+    }
     return WD_OK;
 }
 
@@ -305,6 +319,9 @@ void admin_sessions_free(struct admin_sessions *s)
     for (size_t i = 0; i < s->n; i++) {
         wd_free(s->v[i].client_id);
         wd_free(s->v[i].username);
+        wd_free(s->v[i].cert_subject);
+        wd_free(s->v[i].cert_issuer);
+        wd_free(s->v[i].cert_sans);
     }
     wd_free(s->v);
     s->v = NULL;

@@ -32,6 +32,14 @@ struct admin_session {
     uint32_t inflight;
     uint32_t queued;
     uint32_t expiry;          /* Session Expiry Interval, UINT32_MAX = never */
+    /* TLS, when connected over a TLS listener ("" / NULL / 0 otherwise). */
+    char tls_version[16];     /* "TLSv1.3" */
+    char tls_cipher[64];
+    char *cert_subject;       /* owned, RFC 2253; NULL without a client certificate */
+    char *cert_issuer;        /* owned */
+    char *cert_sans;          /* owned: "DNS:a, URI:b, email:c" */
+    char cert_fingerprint[65]; /* SHA-256, hex */
+    int64_t cert_not_after;   /* expiry, seconds since the epoch */
 };
 
 struct admin_sessions {

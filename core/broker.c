@@ -30,6 +30,7 @@
 #include "rtree.h"
 #include "session.h"
 #include "sys.h"
+#include "tls.h"
 #include "tree.h"
 
 #define ACCEPT_BUDGET 64
@@ -58,6 +59,8 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
     }
 }
 
+static enum wd_err tls_reload(struct listener *l, const struct config_tls *t, const char *why);
+
 static void on_accept(struct loop_io *io, unsigned events)
 {
     (void)events;
@@ -81,8 +84,33 @@ static void on_accept(struct loop_io *io, unsigned events)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (l->tls && !l->tls_stale_failed && tls_ctx_crl_stale(l->tls, (int64_t)broker_wall()))
+            tls_reload(l, &l->cfg->tls, "its CRL has expired");
         conn_accept(l, fd, addr);
     }
+}
+
+/*
+ * Build a fresh TLS context for l from t (the running keys, or a re-read
+ * configuration's) and swap it in; connections keep the context they were
+ * accepted with. On failure the old context stays and the log says why.
+ */
+static enum wd_err tls_reload(struct listener *l, const struct config_tls *t, const char *why)
+{
+    char err[512];
+    struct tls_ctx *fresh;
+    enum wd_err e = tls_ctx_new(t, l->name, &fresh, err, sizeof err);
+    if (e != WD_OK) {
+        log_error("listener %s: TLS reload (%s) failed, keeping the previous certificate, key "
+                  "and CRL: %s", l->name, why, err);
+        l->tls_stale_failed = true;
+        return e;
+    }
+    tls_ctx_unref(l->tls);
+    l->tls = fresh;
+    l->tls_stale_failed = false;
+    log_notice("listener %s: TLS certificate, key, CAs and CRL reloaded (%s)", l->name, why);
+    return WD_OK;
 }
 
 static enum wd_err open_listener(struct broker *b, struct listener *l, struct config_listener *lc)
@@ -90,6 +118,14 @@ static enum wd_err open_listener(struct broker *b, struct listener *l, struct co
     l->b = b;
     l->cfg = lc;
     l->fd = -1;
+    if (lc->tls.certfile) {
+        char err[512];
+        snprintf(l->name, sizeof l->name, "%s:%u", lc->address, lc->port);
+        if (tls_ctx_new(&lc->tls, l->name, &l->tls, err, sizeof err) != WD_OK) {
+            log_error("listener %s:%u (line %d): %s", lc->address, lc->port, lc->line, err);
+            return WD_ECONFIG;
+        }
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     char port[8];
@@ -129,7 +165,8 @@ static enum wd_err open_listener(struct broker *b, struct listener *l, struct co
         l->fd = -1;
         return WD_EIO;
     }
-    log_notice("listening on %s%s", l->name, lc->allow_anonymous ? " (anonymous allowed)" : "");
+    log_notice("listening on %s%s%s", l->name, l->tls ? " (TLS)" : "",
+               lc->allow_anonymous ? " (anonymous allowed)" : "");
     return WD_OK;
 }
 
@@ -320,8 +357,12 @@ void broker_free(struct broker *b)
     session_free_all(b);
     tree_free(b->subs);
     rtree_free(b->retained);
-    for (size_t i = 0; i < b->nlisteners; i++)
+    for (size_t i = 0; i < b->nlisteners; i++) {
         close(b->listeners[i].fd);
+        tls_ctx_unref(b->listeners[i].tls);
+    }
+    if (b->listeners && b->nlisteners < b->cfg.nlisteners)
+        tls_ctx_unref(b->listeners[b->nlisteners].tls); /* the one that failed to open */
     wd_free(b->listeners);
     if (b->sigfd >= 0)
         close(b->sigfd);
@@ -361,6 +402,20 @@ void broker_reload(struct broker *b, struct config *f)
     needs_restart("topic_alias_maximum", c->topic_alias_maximum != f->topic_alias_maximum,
                   restart, sizeof restart);
     bool sys_changed = c->sys_interval != f->sys_interval;
+    /* TLS: certificates, keys, CAs and CRLs are re-read; a listener keeps its old ones on error. */
+    for (size_t i = 0; i < b->nlisteners && !listeners_differ(c, f); i++) {
+        struct listener *l = &b->listeners[i];
+        struct config_tls *ft = &f->listeners[i].tls;
+        if (!l->tls != !ft->certfile) {
+            needs_restart("certfile (TLS on/off)", true, restart, sizeof restart);
+            continue;
+        }
+        if (l->tls && tls_reload(l, ft, "SIGHUP") == WD_OK) {
+            struct config_tls old = l->cfg->tls; /* fresh's config owns the old strings now */
+            l->cfg->tls = *ft;
+            *ft = old;
+        }
+    }
     c->max_connections = f->max_connections;
     c->max_packet_size = f->max_packet_size;
     c->max_inflight_messages = f->max_inflight_messages;

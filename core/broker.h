@@ -20,6 +20,7 @@ struct rtree;
 struct tree;
 struct admin;
 struct route_entry;
+struct tls_ctx;
 
 #define WARDEN_VERSION "0.1.0"
 
@@ -31,6 +32,8 @@ struct listener {
     uint16_t port;                   /* the bound port (resolves port 0) */
     char name[80];                   /* "127.0.0.1:1883" */
     uint32_t nconns;
+    struct tls_ctx *tls;             /* holds a reference; NULL = plain TCP; swapped on SIGHUP */
+    bool tls_stale_failed;           /* rebuilding for an expired CRL failed: don't retry per accept */
 };
 
 struct stats {

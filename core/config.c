@@ -55,9 +55,15 @@ struct key {
 
 static const char *const log_level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const char *const log_dest_names[] = {"stderr", "syslog", NULL};
+static const char *const tls_version_names[] = {"tlsv1.2", "tlsv1.3", NULL};
+static const char *const cert_identity_names[] = {"cn", "san_dns", "san_uri", "san_email", NULL};
+static const char *const crl_policy_names[] = {"reject", "warn", NULL};
 
 _Static_assert(sizeof(enum config_log_level) == sizeof(int), "T_ENUM stores an int");
 _Static_assert(sizeof(enum config_log_dest) == sizeof(int), "T_ENUM stores an int");
+_Static_assert(sizeof(enum config_tls_version) == sizeof(int), "T_ENUM stores an int");
+_Static_assert(sizeof(enum config_cert_identity) == sizeof(int), "T_ENUM stores an int");
+_Static_assert(sizeof(enum config_crl_policy) == sizeof(int), "T_ENUM stores an int");
 
 #define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
 #define G(f, t, lo, hi) \
@@ -69,6 +75,10 @@ _Static_assert(sizeof(enum config_log_dest) == sizeof(int), "T_ENUM stores an in
 #define L(f, t, lo, hi) \
     {#f, SCOPE_LISTENER, t, lo, hi, offsetof(struct config_listener, f), \
      FIELD_SIZE(struct config_listener, f), NULL, offsetof(struct config_listener, f##_set)}
+/* TLS keys of a listener (struct config_tls); no "given explicitly" flag. */
+#define LT(name, f, t, lo, hi, list) \
+    {name, SCOPE_LISTENER, t, lo, hi, offsetof(struct config_listener, tls.f), \
+     FIELD_SIZE(struct config_listener, tls.f), list, -1}
 
 static const struct key keys[] = {
     {"listener", SCOPE_GLOBAL, T_LISTENER, 0, 65535, 0, 0, NULL, -1},
@@ -89,7 +99,25 @@ static const struct key keys[] = {
     G(sys_interval, T_UINT, 0, 86400),
     GE(log_level, log_level_names),
     GE(log_dest, log_dest_names),
+    G(password_opslimit, T_UINT, 1, 1000),           /* libsodium's minimum; pw.h's ceiling */
+    G(password_memlimit, T_SIZE, 8192, 1u << 30),    /* crypto_pwhash_MEMLIMIT_MIN .. 1 GiB */
+    G(password_min_length, T_UINT, 1, 1024),
+    G(audit_max_entries, T_UINT, 1, 10000000),
     L(allow_anonymous, T_BOOL, 0, 0),
+    LT("certfile", certfile, T_PATH, 0, 0, NULL),
+    LT("keyfile", keyfile, T_PATH, 0, 0, NULL),
+    LT("cafile", cafile, T_PATH, 0, 0, NULL),
+    LT("capath", capath, T_PATH, 0, 0, NULL),
+    LT("crlfile", crlfile, T_PATH, 0, 0, NULL),
+    LT("ciphers", ciphers, T_PATH, 0, 0, NULL),
+    LT("ciphersuites", ciphersuites, T_PATH, 0, 0, NULL),
+    LT("require_certificate", require_certificate, T_BOOL, 0, 0, NULL),
+    LT("use_identity_as_username", use_identity_as_username, T_BOOL, 0, 0, NULL),
+    LT("use_subject_as_username", use_subject_as_username, T_BOOL, 0, 0, NULL),
+    LT("tls_version", tls_version, T_ENUM, 0, 0, tls_version_names),
+    LT("tls_handshake_timeout", handshake_timeout, T_UINT, 1, 3600, NULL),
+    LT("cert_identity", cert_identity, T_ENUM, 0, 0, cert_identity_names),
+    LT("crl_expired_policy", crl_expired_policy, T_ENUM, 0, 0, crl_policy_names),
 };
 
 /* A view into the configuration text; not NUL-terminated. */
@@ -133,6 +161,10 @@ void config_defaults(struct config *cfg)
     cfg->sys_interval = 10;
     cfg->log_level = LOG_LVL_INFO;
     cfg->log_dest = LOG_DEST_STDERR;
+    cfg->password_opslimit = 2;
+    cfg->password_memlimit = 19u << 20;
+    cfg->password_min_length = 12;
+    cfg->audit_max_entries = 10000;
 }
 
 void config_set_store_dir(struct config *cfg, char *dir)
@@ -142,10 +174,24 @@ void config_set_store_dir(struct config *cfg, char *dir)
     cfg->store_dir = dir;
 }
 
+void config_tls_fini(struct config_tls *t)
+{
+    wd_free(t->certfile);
+    wd_free(t->keyfile);
+    wd_free(t->cafile);
+    wd_free(t->capath);
+    wd_free(t->crlfile);
+    wd_free(t->ciphers);
+    wd_free(t->ciphersuites);
+    memset(t, 0, sizeof *t);
+}
+
 void config_fini(struct config *cfg)
 {
-    for (size_t i = 0; i < cfg->nlisteners; i++)
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
         wd_free(cfg->listeners[i].address);
+        config_tls_fini(&cfg->listeners[i].tls);
+    }
     wd_free(cfg->listeners);
     if (cfg->store_dir != default_store_dir)
         wd_free(cfg->store_dir);
@@ -213,6 +259,10 @@ static enum wd_err add_listener(struct config *cfg, uint16_t port, const char *a
     l->address = a;
     l->allow_anonymous = config_is_loopback(a);
     l->line = line;
+    l->tls.tls_version = TLS_V12;
+    l->tls.handshake_timeout = 10;
+    l->tls.cert_identity = CERT_ID_CN;
+    l->tls.crl_expired_policy = CRL_EXPIRED_WARN;
     return WD_OK;
 }
 
@@ -412,6 +462,10 @@ static enum wd_err do_key(struct parser *ps, const struct key *k, struct tok res
         char *s = wd_strndup(rest.s, rest.n);
         if (!s)
             return WD_ENOMEM;
+        if (base == &ps->scratch) { /* a rejected listener's key: checked, then dropped */
+            wd_free(s);
+            return WD_OK;
+        }
         if (*slot != default_store_dir)
             wd_free(*slot);
         *slot = s;
@@ -470,6 +524,35 @@ static enum wd_err do_key(struct parser *ps, const struct key *k, struct tok res
     return WD_OK;
 }
 
+/*
+ * The TLS keys of one listener, once its section is complete: what cannot
+ * work together is reported at the `listener` line. Files are not opened here
+ * (parsing stays pure); the broker reports unreadable ones when it starts.
+ */
+static void check_tls(struct parser *ps, const struct config_listener *l)
+{
+    const struct config_tls *t = &l->tls;
+    int saved = ps->line;
+    ps->line = l->line;
+    bool ca = t->cafile || t->capath;
+    if (t->certfile && !t->keyfile)
+        fail(ps, "listener %u: certfile without keyfile", l->port);
+    if (t->keyfile && !t->certfile)
+        fail(ps, "listener %u: keyfile without certfile", l->port);
+    if (!t->certfile && !t->keyfile &&
+        (ca || t->crlfile || t->ciphers || t->ciphersuites || t->require_certificate ||
+         t->use_identity_as_username || t->use_subject_as_username))
+        fail(ps, "listener %u: TLS keys without certfile and keyfile", l->port);
+    if (!ca && (t->require_certificate || t->use_identity_as_username ||
+                t->use_subject_as_username || t->crlfile))
+        fail(ps, "listener %u: require_certificate, use_identity_as_username, "
+                 "use_subject_as_username and crlfile need cafile or capath", l->port);
+    if (t->use_identity_as_username && t->use_subject_as_username)
+        fail(ps, "listener %u: use_identity_as_username and use_subject_as_username "
+                 "exclude each other", l->port);
+    ps->line = saved;
+}
+
 /* One line, without its '\n'. */
 static enum wd_err parse_line(struct parser *ps, struct tok line)
 {
@@ -517,6 +600,8 @@ enum wd_err config_parse(struct config *cfg, const char *file, const char *text,
             return e;
         pos = nl ? end + 1 : len;
     }
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        check_tls(&ps, &cfg->listeners[i]);
     if (!ps.saw_listener && cfg->nlisteners == 0) {
         enum wd_err e = add_listener(cfg, EMBEDDED_PORT, EMBEDDED_ADDR, strlen(EMBEDDED_ADDR), 0);
         if (e != WD_OK)

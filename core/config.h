@@ -25,12 +25,35 @@ enum config_log_level {
 };
 enum config_log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 
+enum config_tls_version { TLS_V12, TLS_V13 };
+enum config_cert_identity { CERT_ID_CN, CERT_ID_SAN_DNS, CERT_ID_SAN_URI, CERT_ID_SAN_EMAIL };
+enum config_crl_policy { CRL_EXPIRED_REJECT, CRL_EXPIRED_WARN };
+
+/* A listener's TLS keys (Mosquitto's names). TLS is on when certfile is set. */
+struct config_tls {
+    char *certfile;                  /* owned; server certificate chain, PEM */
+    char *keyfile;                   /* owned; its private key, PEM */
+    char *cafile;                    /* owned; CAs that sign client certificates, PEM */
+    char *capath;                    /* owned; directory of such CAs */
+    char *crlfile;                   /* owned; CRL(s), PEM or DER; reloaded on SIGHUP */
+    char *ciphers;                   /* owned; TLS 1.2 cipher list, NULL = Warden's default */
+    char *ciphersuites;              /* owned; TLS 1.3 suites, NULL = Warden's default */
+    bool require_certificate;        /* refuse clients without a valid certificate */
+    bool use_identity_as_username;   /* the certificate identity is the user name */
+    bool use_subject_as_username;    /* the whole subject (RFC 2253) is the user name */
+    enum config_tls_version tls_version;      /* minimum, default TLS_V12 */
+    uint32_t handshake_timeout;      /* tls_handshake_timeout, seconds, default 10 */
+    enum config_cert_identity cert_identity;  /* default CERT_ID_CN */
+    enum config_crl_policy crl_expired_policy; /* default CRL_EXPIRED_WARN */
+};
+
 struct config_listener {
     uint16_t port;                   /* 0 = pick a free port (tests) */
     char *address;                   /* owned; bind address, "127.0.0.1", "::1", "0.0.0.0", "::" */
     bool allow_anonymous;            /* default: true when address is loopback, else false */
     bool allow_anonymous_set;        /* given explicitly */
     int line;                        /* line of its `listener` key (0 = built in) */
+    struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */
 };
 
 struct config {
@@ -54,6 +77,10 @@ struct config {
     uint32_t sys_interval;           /* seconds between $SYS updates, default 10; 0 = off */
     enum config_log_level log_level; /* default LOG_LVL_INFO */
     enum config_log_dest log_dest;   /* default LOG_DEST_STDERR */
+    uint32_t password_opslimit;      /* Argon2id passes for new hashes, default 2 */
+    uint64_t password_memlimit;      /* Argon2id memory for new hashes, bytes, default 19 MiB */
+    uint32_t password_min_length;    /* admin commands refuse shorter passwords, default 12 */
+    uint32_t audit_max_entries;      /* size of the store's audit ring, default 10000 */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */
@@ -87,6 +114,9 @@ void config_set_store_dir(struct config *cfg, char *dir);
 
 /* Free what cfg owns; cfg is then zeroed. */
 void config_fini(struct config *cfg);
+
+/* Free the strings of t and zero it (config_fini does this for every listener). */
+void config_tls_fini(struct config_tls *t);
 
 /* Is address a loopback address (127.0.0.0/8, ::1, "localhost")? */
 bool config_is_loopback(const char *address);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mem.h"
 #include "session.h"
+#include "tls.h"
 
 #define READ_BUDGET (256 * 1024) /* bytes read per readiness event */
 #define ST_NEW (1u << CONN_NEW)
@@ -89,7 +90,19 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     buf_init(&c->in);
     buf_init(&c->out);
     loop_timer_init(&c->timer, on_timer);
+    uint32_t timeout = b->cfg.connect_timeout;
+    if (lst->tls) {
+        c->state = CONN_TLS_HANDSHAKE;
+        timeout = lst->cfg->tls.handshake_timeout;
+        if (!(c->tls = tls_conn_new(lst->tls, fd))) {
+            log_warning("out of memory accepting %s", addr);
+            close(fd);
+            wd_free(c);
+            return;
+        }
+    }
     if (loop_add(b->loop, &c->io, fd, LOOP_READABLE, on_io) != WD_OK) {
+        tls_conn_free(c->tls);
         close(fd);
         wd_free(c);
         return;
@@ -101,7 +114,7 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     b->nconns++;
     lst->nconns++;
     c->last_rx_ms = loop_now_ms(b->loop);
-    loop_timer_arm(b->loop, &c->timer, (uint64_t)b->cfg.connect_timeout * 1000);
+    loop_timer_arm(b->loop, &c->timer, (uint64_t)timeout * 1000);
     log_debug("accepted %s on %s", addr, lst->name);
 }
 
@@ -129,6 +142,7 @@ void conn_free(struct conn *c)
 {
     struct broker *b = c->b;
     loop_del(b->loop, &c->io);
+    tls_conn_free(c->tls);
     close(c->io.fd);
     loop_timer_cancel(b->loop, &c->timer);
     if (c->prev)
@@ -152,10 +166,45 @@ void conn_free(struct conn *c)
     wd_free(c);
 }
 
+/*
+ * The transport under MQTT: the socket, or TLS records on it. Same contract
+ * as recv()/send(): > 0 bytes, 0 end of stream (recv), -1 with errno
+ * (EAGAIN: wait; the TLS error text is logged here).
+ */
+static ssize_t xport_recv(struct conn *c, void *p, size_t n)
+{
+    if (!c->tls)
+        return recv(c->io.fd, p, n, 0);
+    size_t got = 0;
+    enum wd_err e = tls_recv(c->tls, p, n, &got);
+    if (e == WD_OK)
+        return (ssize_t)got;
+    if (e == WD_ECLOSED)
+        return 0;
+    if (e == WD_EIO)
+        log_info("TLS read from %s: %s", c->addr, tls_conn_error(c->tls));
+    errno = e == WD_EAGAIN ? EAGAIN : EPROTO;
+    return -1;
+}
+
+static ssize_t xport_send(struct conn *c, const void *p, size_t n)
+{
+    if (!c->tls)
+        return send(c->io.fd, p, n, MSG_NOSIGNAL);
+    size_t put = 0;
+    enum wd_err e = tls_send(c->tls, p, n, &put);
+    if (e == WD_OK)
+        return (ssize_t)put;
+    if (e == WD_EIO)
+        log_info("TLS write to %s: %s", c->addr, tls_conn_error(c->tls));
+    errno = e == WD_EAGAIN ? EAGAIN : e == WD_ECLOSED ? EPIPE : EPROTO;
+    return -1;
+}
+
 void conn_flush(struct conn *c)
 {
     while (buf_used(&c->out)) {
-        ssize_t n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out), MSG_NOSIGNAL);
+        ssize_t n = xport_send(c, buf_head(&c->out), buf_used(&c->out));
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             continue;
@@ -255,8 +304,9 @@ static void read_input(struct conn *c)
 {
     struct broker *b = c->b;
     size_t budget = READ_BUDGET;
-    while (budget && c->state != CONN_CLOSING) {
-        ssize_t n = recv(c->io.fd, b->rbuf, sizeof b->rbuf, 0);
+    /* Bytes WolfSSL already decrypted raise no epoll event: read them past the budget. */
+    while ((budget || (c->tls && tls_pending(c->tls))) && c->state != CONN_CLOSING) {
+        ssize_t n = xport_recv(c, b->rbuf, sizeof b->rbuf);
         if (n > 0) {
             budget -= (size_t)n < budget ? (size_t)n : budget;
             enum wd_err e = WD_OK;
@@ -274,8 +324,11 @@ static void read_input(struct conn *c)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->tls && tls_want_write(c->tls)) /* TLS needs to write before it reads on */
+                loop_set(b->loop, &c->io, LOOP_READABLE | LOOP_WRITABLE);
             return;
+        }
         /* EOF or error: an abnormal close unless DISCONNECT came first. */
         log_debug("read from %s: %s", c->addr, n == 0 ? "end of stream" : strerror(errno));
         conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
@@ -283,14 +336,52 @@ static void read_input(struct conn *c)
     }
 }
 
+/*
+ * Advance the TLS handshake. When it completes the connection waits for
+ * CONNECT under connect_timeout, and input that came with the last flight
+ * is read at once.
+ */
+static void handshake(struct conn *c)
+{
+    struct broker *b = c->b;
+    enum wd_err e = tls_handshake(c->tls);
+    if (e == WD_EAGAIN) {
+        loop_set(b->loop, &c->io, LOOP_READABLE | (tls_want_write(c->tls) ? LOOP_WRITABLE : 0));
+        return;
+    }
+    if (e != WD_OK) {
+        log_info("TLS handshake with %s on %s failed: %s", c->addr, c->lst->name,
+                 tls_conn_error(c->tls));
+        conn_close(c, MQTT_RC_NOT_AUTHORIZED, false, false);
+        return;
+    }
+    const struct tls_info *ti = tls_conn_info(c->tls);
+    if (ti->has_cert)
+        log_info("TLS %s %s from %s: certificate %s=\"%s\" subject=\"%s\" sans=\"%s\" "
+                 "sha256=%.16s...", ti->version, ti->cipher, c->addr,
+                 tls_identity_name(c->lst->cfg->tls.cert_identity), ti->identity, ti->subject,
+                 ti->sans, ti->fingerprint);
+    else
+        log_debug("TLS %s %s from %s: no client certificate", ti->version, ti->cipher, c->addr);
+    c->state = CONN_NEW;
+    loop_set(b->loop, &c->io, LOOP_READABLE);
+    loop_timer_arm(b->loop, &c->timer, (uint64_t)b->cfg.connect_timeout * 1000);
+    read_input(c);
+}
+
 static void on_io(struct loop_io *io, unsigned events)
 {
     struct conn *c = container_of(io, struct conn, io);
     if (c->state == CONN_CLOSING)
         return;
+    if (c->state == CONN_TLS_HANDSHAKE) {
+        handshake(c);
+        return;
+    }
     if (events & LOOP_WRITABLE)
         conn_flush(c);
-    if ((events & LOOP_READABLE) && c->state != CONN_CLOSING)
+    /* A TLS read that waited for writability is retried on the writable event too. */
+    if (((events & LOOP_READABLE) || c->tls) && c->state != CONN_CLOSING)
         read_input(c);
 }
 
@@ -298,6 +389,12 @@ static void on_timer(struct loop_timer *t)
 {
     struct conn *c = container_of(t, struct conn, timer);
     struct broker *b = c->b;
+    if (c->state == CONN_TLS_HANDSHAKE) {
+        log_info("TLS handshake with %s not done within %u s: closing", c->addr,
+                 c->lst->cfg->tls.handshake_timeout);
+        conn_close(c, MQTT_RC_MAX_CONNECT_TIME, false, false);
+        return;
+    }
     if (c->state == CONN_NEW) {
         log_info("no CONNECT from %s within %u s: closing", c->addr, b->cfg.connect_timeout);
         conn_close(c, MQTT_RC_MAX_CONNECT_TIME, false, false);

@@ -21,11 +21,13 @@ struct broker;
 struct listener;
 struct session;
 struct delivery;
+struct tls_conn;
 
 enum conn_state {
     CONN_NEW,                /* waiting for CONNECT */
     CONN_ACTIVE,             /* CONNACK sent */
     CONN_CLOSING,            /* close-asap: no more input is processed */
+    CONN_TLS_HANDSHAKE,      /* TLS listener, before CONN_NEW: handshake in progress */
 };
 
 /* Output above this many bytes makes the client a slow consumer: deliveries queue. */
@@ -68,6 +70,7 @@ struct conn {
     uint8_t close_reason;            /* why (for the log) */
     uint64_t connected_at;           /* wall clock seconds */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+    struct tls_conn *tls;            /* owned; NULL on a plain listener (tls.h: identity, cipher) */
 };
 
 /* Take a freshly accepted socket (non-blocking). Closes fd on failure. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mem.h"
 #include "session.h"
+#include "tls.h"
 #include "topic.h"
 
 /* Send a failure CONNACK (5.0 reason or 3.1.x return code) and close. */
@@ -211,7 +212,21 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
                "bad user name or password");
         return;
     }
-    if (!c->lst->cfg->allow_anonymous) {
+    /* TLS: a verified certificate on a use_*_as_username listener authenticates its identity. */
+    const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+    const struct config_tls *lt = &c->lst->cfg->tls;
+    const char *cert_user = !ti || !ti->has_cert ? NULL
+                            : lt->use_subject_as_username ? ti->subject
+                            : lt->use_identity_as_username ? ti->identity : NULL;
+    if (cert_user && !*cert_user) {
+        refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT3_NOT_AUTHORIZED, shown,
+               lt->use_subject_as_username ? "certificate has an empty subject"
+                                           : "certificate has no identity of the cert_identity kind");
+        return;
+    }
+    if (cert_user)
+        snprintf(shown, sizeof shown, "%s user=%.80s", cid, cert_user);
+    if (!cert_user && !c->lst->cfg->allow_anonymous) {
         refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT3_NOT_AUTHORIZED, shown, "anonymous not allowed");
         return;
     }
@@ -252,6 +267,8 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     else
         s->expiry = cn->clean_start ? 0 : UINT32_MAX;
     s->version = cn->version;
+    wd_free(s->username);
+    s->username = cert_user ? wd_strdup(cert_user) : NULL;
     s->conn = c;
     c->s = s;
     if (will) {
@@ -283,8 +300,9 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     loop_timer_cancel(b->loop, &c->timer);
     if (c->keepalive)
         loop_timer_arm(b->loop, &c->timer, (uint64_t)c->keepalive * 1500);
-    log_info("connect client=%s addr=%s proto=%u%s result=success", shown, c->addr, c->version,
-             present ? " session=resumed" : "");
+    log_info("connect client=%s addr=%s proto=%u%s%s%s%s result=success", shown, c->addr,
+             c->version, present ? " session=resumed" : "", ti && ti->has_cert ? " cert=" : "",
+             ti && ti->has_cert ? ti->identity : "", cert_user ? " auth=certificate" : "");
     if (present)
         session_resume(s);
 }

@@ -165,6 +165,46 @@ static void test_every_key(void **state)
     config_fini(&c);
 }
 
+/* The password and audit keys of the store (issue 3): defaults, values, ranges. */
+static void test_store_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(c.password_opslimit, 2);
+    assert_true(c.password_memlimit == 19u << 20);
+    assert_int_equal(c.password_min_length, 12);
+    assert_int_equal(c.audit_max_entries, 10000);
+    config_fini(&c);
+
+    assert_int_equal(parse(&c, "password_opslimit 3\n"
+                               "password_memlimit 64m\n"
+                               "password_min_length 16\n"
+                               "audit_max_entries 500\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.password_opslimit, 3);
+    assert_true(c.password_memlimit == 64u << 20);
+    assert_int_equal(c.password_min_length, 16);
+    assert_int_equal(c.audit_max_entries, 500);
+    config_fini(&c);
+
+    assert_int_equal(parse(&c, "password_opslimit 0\n"
+                               "password_memlimit 4k\n"
+                               "password_min_length 0\n"
+                               "audit_max_entries 0\n"
+                               "password_memlimit 2g\n"),
+                     WD_ECONFIG);
+    assert_int_equal(errs.n, 5);
+    assert_string_equal(errs.e[0].msg, "password_opslimit: 0 is out of range 1..1000");
+    assert_int_equal(errs.e[0].line, 1);
+    assert_string_equal(errs.e[1].msg, "password_memlimit: 4k is out of range 8192..1073741824");
+    assert_string_equal(errs.e[2].msg, "password_min_length: 0 is out of range 1..1024");
+    assert_string_equal(errs.e[3].msg, "audit_max_entries: 0 is out of range 1..10000000");
+    assert_int_equal(errs.e[4].line, 5);
+    config_fini(&c);
+}
+
 /* Each enum name maps to its value. */
 static void test_enum_values(void **state)
 {
@@ -308,6 +348,26 @@ static const struct {
     {"\x01\xff 1", 1, "unknown key '?\?'"},
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1,
      "unknown key 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"},
+    /* TLS keys: values, and what cannot work together (reported at the listener line) */
+    {"certfile /a.pem", 1, "certfile: only valid inside a listener section"},
+    {"listener 8883\ntls_version tlsv1.1", 2, "tls_version: 'tlsv1.1' is not one of tlsv1.2, tlsv1.3"},
+    {"listener 8883\ncert_identity dn", 2,
+     "cert_identity: 'dn' is not one of cn, san_dns, san_uri, san_email"},
+    {"listener 8883\ncrl_expired_policy ignore", 2,
+     "crl_expired_policy: 'ignore' is not one of reject, warn"},
+    {"listener 8883\ntls_handshake_timeout 0", 2, "tls_handshake_timeout: 0 is out of range 1..3600"},
+    {"listener 8883\nrequire_certificate yes", 2, "require_certificate: 'yes' is not true or false"},
+    {"listener 8883\ncertfile /s.pem", 1, "listener 8883: certfile without keyfile"},
+    {"# x\nlistener 8883\nkeyfile /s.key", 2, "listener 8883: keyfile without certfile"},
+    {"listener 1883\nlistener 8883\ncafile /ca.pem", 2,
+     "listener 8883: TLS keys without certfile and keyfile"},
+    {"listener 8883\ncertfile /s.pem\nkeyfile /s.key\nrequire_certificate true", 1,
+     "listener 8883: require_certificate, use_identity_as_username, use_subject_as_username "
+     "and crlfile need cafile or capath"},
+    {"listener 8883\ncertfile /s.pem\nkeyfile /s.key\ncapath /ca\n"
+     "use_identity_as_username true\nuse_subject_as_username true", 1,
+     "listener 8883: use_identity_as_username and use_subject_as_username exclude each other"},
+    {"listener 88883\ncertfile /s.pem", 1, "listener: port 88883 is out of range 0..65535"},
 };
 
 static void test_error_kinds(void **state)
@@ -612,6 +672,52 @@ static void test_is_loopback(void **state)
     assert_false(config_is_loopback(NULL));
 }
 
+/* TLS listener keys: defaults, values, paths with spaces; freed by config_fini (leak check). */
+static void test_tls_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    const char *text = "listener 8883\n"
+                       "certfile /etc/warden/my server.pem\n"
+                       "keyfile /k.pem\ncafile /ca.pem\ncapath /cas\ncrlfile /crl.der\n"
+                       "ciphers ECDHE-ECDSA-AES128-GCM-SHA256\n"
+                       "ciphersuites TLS13-AES128-GCM-SHA256\n"
+                       "certfile /s.pem\n"
+                       "require_certificate true\nuse_identity_as_username true\n"
+                       "tls_version tlsv1.3\ntls_handshake_timeout 3\ncert_identity san_uri\n"
+                       "crl_expired_policy reject\n"
+                       "listener 1883\n";
+    assert_int_equal(parse(&c, text), WD_OK);
+    assert_int_equal(c.nlisteners, 2);
+    const struct config_tls *t = &c.listeners[0].tls;
+    assert_string_equal(t->certfile, "/s.pem"); /* the last one wins */
+    assert_string_equal(t->keyfile, "/k.pem");
+    assert_string_equal(t->cafile, "/ca.pem");
+    assert_string_equal(t->capath, "/cas");
+    assert_string_equal(t->crlfile, "/crl.der");
+    assert_string_equal(t->ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert_string_equal(t->ciphersuites, "TLS13-AES128-GCM-SHA256");
+    assert_true(t->require_certificate);
+    assert_true(t->use_identity_as_username);
+    assert_false(t->use_subject_as_username);
+    assert_int_equal(t->tls_version, TLS_V13);
+    assert_int_equal(t->handshake_timeout, 3);
+    assert_int_equal(t->cert_identity, CERT_ID_SAN_URI);
+    assert_int_equal(t->crl_expired_policy, CRL_EXPIRED_REJECT);
+    /* the plain listener: TLS off, defaults */
+    const struct config_tls *p = &c.listeners[1].tls;
+    assert_null(p->certfile);
+    assert_int_equal(p->tls_version, TLS_V12);
+    assert_int_equal(p->handshake_timeout, 10);
+    assert_int_equal(p->cert_identity, CERT_ID_CN);
+    assert_int_equal(p->crl_expired_policy, CRL_EXPIRED_WARN);
+    config_fini(&c);
+    /* keys of a rejected listener are checked and dropped, never leaked */
+    assert_int_equal(parse(&c, "listener x\ncertfile /a\nkeyfile /b\n"), WD_ECONFIG);
+    assert_int_equal(errs.n, 1);
+    config_fini(&c);
+}
+
 static void test_log_level_name(void **state)
 {
     (void)state;
@@ -631,7 +737,8 @@ int main(void)
         T(test_defaults),
         T(test_embedded),
         T(test_every_key),
-        T(test_enum_values),
+        T(test_store_keys),
+    T(test_enum_values),
         T(test_listener_sections),
         T(test_default_listener),
         T(test_error_kinds),
@@ -646,6 +753,7 @@ int main(void)
         T(test_oom),
         T(test_is_loopback),
         T(test_log_level_name),
+        T(test_tls_keys),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
