@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <regex.h>
 #include <string.h>
 
 #include "mem.h"
@@ -75,6 +76,10 @@ _Static_assert(sizeof(enum config_crl_policy) == sizeof(int), "T_ENUM stores an 
 #define L(f, t, lo, hi) \
     {#f, SCOPE_LISTENER, t, lo, hi, offsetof(struct config_listener, f), \
      FIELD_SIZE(struct config_listener, f), NULL, offsetof(struct config_listener, f##_set)}
+/* A listener key with no "given explicitly" flag. */
+#define LX(f, t, lo, hi) \
+    {#f, SCOPE_LISTENER, t, lo, hi, offsetof(struct config_listener, f), \
+     FIELD_SIZE(struct config_listener, f), NULL, -1}
 /* TLS keys of a listener (struct config_tls); no "given explicitly" flag. */
 #define LT(name, f, t, lo, hi, list) \
     {name, SCOPE_LISTENER, t, lo, hi, offsetof(struct config_listener, tls.f), \
@@ -103,7 +108,17 @@ static const struct key keys[] = {
     G(password_memlimit, T_SIZE, 8192, 1u << 30),    /* crypto_pwhash_MEMLIMIT_MIN .. 1 GiB */
     G(password_min_length, T_UINT, 1, 1024),
     G(audit_max_entries, T_UINT, 1, 10000000),
+    G(auth_workers, T_UINT, 1, 16),
+    G(max_pending_auth, T_UINT, 1, 100000),
+    G(auth_cache_seconds, T_UINT, 0, 86400),
+    G(auth_fail_delay_after, T_UINT, 0, 1000000),    /* 0 = never delay */
+    G(auth_fail_ban_after, T_UINT, 0, 1000000),      /* 0 = never ban */
+    G(auth_fail_window, T_UINT, 1, 86400),
+    G(auth_ban_duration, T_UINT, 1, 31536000),
     L(allow_anonymous, T_BOOL, 0, 0),
+    LX(clientid_pattern, T_PATH, 0, 0),
+    LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
+    LX(clientid_bound_only, T_BOOL, 0, 0),
     LT("certfile", certfile, T_PATH, 0, 0, NULL),
     LT("keyfile", keyfile, T_PATH, 0, 0, NULL),
     LT("cafile", cafile, T_PATH, 0, 0, NULL),
@@ -165,6 +180,13 @@ void config_defaults(struct config *cfg)
     cfg->password_memlimit = 19u << 20;
     cfg->password_min_length = 12;
     cfg->audit_max_entries = 10000;
+    cfg->auth_workers = 1;
+    cfg->max_pending_auth = 256;
+    cfg->auth_cache_seconds = 300;
+    cfg->auth_fail_delay_after = 3;
+    cfg->auth_fail_ban_after = 10;
+    cfg->auth_fail_window = 300;
+    cfg->auth_ban_duration = 600;
 }
 
 void config_set_store_dir(struct config *cfg, char *dir)
@@ -190,6 +212,7 @@ void config_fini(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         wd_free(cfg->listeners[i].address);
+        wd_free(cfg->listeners[i].clientid_pattern);
         config_tls_fini(&cfg->listeners[i].tls);
     }
     wd_free(cfg->listeners);
@@ -257,7 +280,7 @@ static enum wd_err add_listener(struct config *cfg, uint16_t port, const char *a
     memset(l, 0, sizeof *l);
     l->port = port;
     l->address = a;
-    l->allow_anonymous = config_is_loopback(a);
+    l->allow_anonymous = false; /* default deny: only the embedded default allows anonymous */
     l->line = line;
     l->tls.tls_version = TLS_V12;
     l->tls.handshake_timeout = 10;
@@ -550,6 +573,14 @@ static void check_tls(struct parser *ps, const struct config_listener *l)
     if (t->use_identity_as_username && t->use_subject_as_username)
         fail(ps, "listener %u: use_identity_as_username and use_subject_as_username "
                  "exclude each other", l->port);
+    regex_t re;
+    if (l->clientid_pattern) {
+        if (regcomp(&re, l->clientid_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+            fail(ps, "listener %u: clientid_pattern: not a valid POSIX extended regular "
+                     "expression", l->port);
+        else
+            regfree(&re);
+    }
     ps->line = saved;
 }
 

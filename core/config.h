@@ -50,8 +50,11 @@ struct config_tls {
 struct config_listener {
     uint16_t port;                   /* 0 = pick a free port (tests) */
     char *address;                   /* owned; bind address, "127.0.0.1", "::1", "0.0.0.0", "::" */
-    bool allow_anonymous;            /* default: true when address is loopback, else false */
+    bool allow_anonymous;            /* default false (the embedded default's listener: true) */
     bool allow_anonymous_set;        /* given explicitly */
+    char *clientid_pattern;          /* owned or NULL: POSIX ERE a client id must match */
+    uint32_t max_clientid_length;    /* 0 = no limit */
+    bool clientid_bound_only;        /* refuse client ids that have no binding */
     int line;                        /* line of its `listener` key (0 = built in) */
     struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */
 };
@@ -81,6 +84,13 @@ struct config {
     uint64_t password_memlimit;      /* Argon2id memory for new hashes, bytes, default 19 MiB */
     uint32_t password_min_length;    /* admin commands refuse shorter passwords, default 12 */
     uint32_t audit_max_entries;      /* size of the store's audit ring, default 10000 */
+    uint32_t auth_workers;           /* threads verifying passwords, default 1 */
+    uint32_t max_pending_auth;       /* connects waiting for a worker, default 256; then 0x89 */
+    uint32_t auth_cache_seconds;     /* verified-credential cache lifetime, default 300; 0 = off */
+    uint32_t auth_fail_delay_after;  /* failures before CONNACKs are delayed, default 3 */
+    uint32_t auth_fail_ban_after;    /* failures in the window before a ban, default 10 */
+    uint32_t auth_fail_window;       /* seconds failures are counted over, default 300 */
+    uint32_t auth_ban_duration;      /* seconds a brute-force ban lasts, default 600 */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "mem.h"
@@ -87,6 +88,8 @@ static int cmd_check(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (cli_is_command(argc, argv))
+        return cli_main(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "check"))
         return cmd_check(argc - 1, argv + 1);
     if (argc > 1 && argv[1][0] != '-') {

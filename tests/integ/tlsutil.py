@@ -46,7 +46,8 @@ def tls_conf(keys="", plain_port=None, cert="server", anonymous=True):
                                            p(cert + ".pem"), p(cert + ".key")))
     text += keys
     if plain_port:
-        text += "listener %d 127.0.0.1\n" % plain_port
+        text += "listener %d 127.0.0.1\nallow_anonymous %s\n" % (
+            plain_port, "true" if anonymous else "false")
     text += "store_dir {store_dir}\n"
     return text
 

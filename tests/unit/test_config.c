@@ -252,9 +252,10 @@ static void test_listener_sections(void **state)
         bool anon, set;
         int line;
     } want[] = {
-        {1883, "0.0.0.0", false, false, 2},  {1884, "127.0.0.1", true, false, 4},
-        {1885, "::1", false, true, 5},       {8883, "0.0.0.0", true, true, 7},
-        {1886, "localhost", true, false, 9}, {1887, "127.9.8.7", true, false, 10},
+        /* Default deny: loopback or not, anonymous only where allowed explicitly. */
+        {1883, "0.0.0.0", false, false, 2},   {1884, "127.0.0.1", false, false, 4},
+        {1885, "::1", false, true, 5},        {8883, "0.0.0.0", true, true, 7},
+        {1886, "localhost", false, false, 9}, {1887, "127.9.8.7", false, false, 10},
         {0, "0.0.0.0", false, false, 11},    {0, "0.0.0.0", false, false, 12},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -441,7 +442,7 @@ static void test_multiple_errors(void **state)
     assert_int_equal(c.max_qos, 2);
     assert_int_equal(c.max_topic_levels, 5);
     assert_int_equal(c.nlisteners, 1);
-    assert_true(c.listeners[0].allow_anonymous); /* line 7 went to the rejected section */
+    assert_false(c.listeners[0].allow_anonymous); /* line 7 went to the rejected section */
     assert_false(c.listeners[0].allow_anonymous_set);
     config_fini(&c);
 }

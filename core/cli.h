@@ -1,0 +1,26 @@
+/*
+ * cli.h - the scriptable admin commands: `warden user|role|client|ban|audit|
+ * store ...`. They act on the store directly (LMDB allows several processes,
+ * so they work while the broker runs); every change is one transaction with
+ * its audit entry. Output: tables for people, --json for scripts. Exit
+ * status: 0 success, 1 the command failed (one-line reason on stderr), 2 the
+ * command line is malformed.
+ */
+#ifndef WD_CLI_H
+#define WD_CLI_H
+
+#include <stdbool.h>
+
+/* Does argv (as main() got it) ask for an admin command? The first word that is not
+ * -c FILE, --store DIR or --json must be a group ("user", "role", ...). */
+bool cli_is_command(int argc, char **argv);
+
+/*
+ * Run one admin command: argv holds main()'s arguments after the program name;
+ * `-c FILE`, `--store DIR`, `--json` and `--help` may stand anywhere. Returns the exit
+ * status. Thread: the main thread of a CLI process (it reads the terminal
+ * and may install SIGINT/SIGTERM handlers for `audit --follow`).
+ */
+int cli_main(int argc, char **argv);
+
+#endif

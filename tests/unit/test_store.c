@@ -1,0 +1,1059 @@
+/*
+ * test_store.c - unit tests for store/: record encoding (pure) and the LMDB
+ * store in a mkdtemp directory: every record type round trip, the
+ * generation counter, all-or-nothing writes, permissions, map growth from a
+ * tiny map, migration from schema 1, corrupt records, backup and verify.
+ * Every test checks that mem_in_use() is back where it started.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../store/audit.h"
+#include "../../store/bans.h"
+#include "../../store/bindings.h"
+#include "../../store/importer.h"
+#include "err.h"
+#include "mem.h"
+#include "../../store/record.h"
+#include "../../store/roles.h"
+#include "../../store/rules.h"
+#include "../../store/schema.h"
+#include "../../store/store.h"
+#include "../../store/users.h"
+
+static size_t mem_base;
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    mem_base = mem_in_use();
+    snprintf(dir, sizeof dir, "/tmp/warden-test-store.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mem_in_use(), mem_base);
+    return 0;
+}
+
+/* Open (creating) the store in dir/s with opts. */
+static struct store *open_store(const struct store_opts *o)
+{
+    char path[300], why[256];
+    snprintf(path, sizeof path, "%s/s", dir);
+    struct store_opts def = {.create = true};
+    struct store *s = NULL;
+    enum wd_err e = store_open(path, o ? o : &def, &s, why, sizeof why);
+    if (e != WD_OK)
+        fail_msg("store_open: %s (%s)", wd_errname(e), why);
+    return s;
+}
+
+static uint64_t generation(struct store *s)
+{
+    uint64_t g = 0;
+    assert_int_equal(store_generation(s, &g), WD_OK);
+    return g;
+}
+
+/* ---------------------------------------------------------------- txn bodies */
+
+static enum wd_err tx_user_add(struct store_txn *t, void *arg)
+{
+    return users_add(t, arg);
+}
+
+static enum wd_err tx_role_add(struct store_txn *t, void *arg)
+{
+    return roles_add(t, arg);
+}
+
+struct get_arg {
+    const char *name;
+    struct user *u;
+    struct role *r;
+};
+
+static enum wd_err tx_user_get(struct store_txn *t, void *arg)
+{
+    struct get_arg *g = arg;
+    return users_get(t, g->name, &g->u);
+}
+
+static enum wd_err tx_role_get(struct store_txn *t, void *arg)
+{
+    struct get_arg *g = arg;
+    return roles_get(t, g->name, &g->r);
+}
+
+static struct user *get_user(struct store *s, const char *name)
+{
+    struct get_arg g = {.name = name};
+    enum wd_err e = store_read(s, tx_user_get, &g);
+    return e == WD_OK ? g.u : NULL;
+}
+
+static struct role *get_role(struct store *s, const char *name)
+{
+    struct get_arg g = {.name = name};
+    enum wd_err e = store_read(s, tx_role_get, &g);
+    return e == WD_OK ? g.r : NULL;
+}
+
+static struct rule rule(uint8_t effect, uint8_t actions, const char *filter)
+{
+    return (struct rule){.effect = effect, .actions = actions, .max_qos = 2, .retain = true,
+                         .filter = (char *)filter};
+}
+
+/* ---------------------------------------------------------------- pure records */
+
+static void test_record_roundtrip(void **state)
+{
+    (void)state;
+    char *roles[] = {"ops", "sensors"};
+    struct rule rules[] = {rule(RULE_ALLOW, RULE_PUBLISH | RULE_SUBSCRIBE, "sensors/%u/#"),
+                           {RULE_DENY, RULE_RECEIVE, 1, false, "secret/+"}};
+    struct user u = {.name = "alice", .hash = "$argon2id$v=19$m=19456,t=2,p=1$x$y",
+                     .enabled = true, .roles = roles, .nroles = 2, .rules = rules, .nrules = 2,
+                     .created = 1700000000, .updated = 1700000001, .last_login = 1700000002,
+                     .note = "lab gateway"};
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(record_encode_user(&u, &b, &n), WD_OK);
+    assert_int_equal(record_version(b, n), RECORD_USER_V2);
+    struct user *d;
+    assert_int_equal(record_decode_user("alice", 5, b, n, &d), WD_OK);
+    assert_string_equal(d->name, "alice");
+    assert_string_equal(d->hash, u.hash);
+    assert_true(d->enabled);
+    assert_int_equal(d->nroles, 2);
+    assert_string_equal(d->roles[1], "sensors");
+    assert_int_equal(d->nrules, 2);
+    assert_string_equal(d->rules[0].filter, "sensors/%u/#");
+    assert_int_equal(d->rules[1].effect, RULE_DENY);
+    assert_int_equal(d->rules[1].actions, RULE_RECEIVE);
+    assert_int_equal(d->rules[1].max_qos, 1);
+    assert_false(d->rules[1].retain);
+    assert_int_equal(d->created, 1700000000);
+    assert_int_equal(d->last_login, 1700000002);
+    assert_string_equal(d->note, "lab gateway");
+    backend_user_free(d);
+
+    /* Every truncation and one trailing byte are malformed, never a crash. */
+    for (size_t cut = 0; cut < n; cut++) {
+        assert_int_equal(record_decode_user("alice", 5, b, cut, &d), WD_EMALFORMED);
+    }
+    uint8_t *longer = wd_malloc(n + 1);
+    memcpy(longer, b, n);
+    longer[n] = 0;
+    assert_int_equal(record_decode_user("alice", 5, longer, n + 1, &d), WD_EMALFORMED);
+    wd_free(longer);
+    /* Unknown version, bad enum values. */
+    b[0] = 9;
+    assert_int_equal(record_decode_user("alice", 5, b, n, &d), WD_EMALFORMED);
+    wd_free(b);
+    struct user nohash = {.name = "bob", .enabled = false, .note = ""};
+    assert_int_equal(record_encode_user(&nohash, &b, &n), WD_OK);
+    assert_int_equal(record_decode_user("bob", 3, b, n, &d), WD_OK);
+    assert_null(d->hash);
+    assert_false(d->enabled);
+    backend_user_free(d);
+    wd_free(b);
+
+    struct role r = {.name = "ops", .description = "operators", .rules = rules, .nrules = 2};
+    assert_int_equal(record_encode_role(&r, &b, &n), WD_OK);
+    struct role *dr;
+    assert_int_equal(record_decode_role("ops", 3, b, n, &dr), WD_OK);
+    assert_string_equal(dr->description, "operators");
+    assert_int_equal(dr->nrules, 2);
+    backend_role_free(dr);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_equal(record_decode_role("ops", 3, b, cut, &dr), WD_EMALFORMED);
+    /* A rule with actions 0 is refused. */
+    b[1 + 4 + strlen("operators") + 2 + 1] = 0;
+    assert_int_equal(record_decode_role("ops", 3, b, n, &dr), WD_EMALFORMED);
+    wd_free(b);
+
+    struct binding bi = {.kind = BIND_PREFIX, .pattern = "gw-", .user = "alice", .created = 5};
+    uint8_t *k;
+    size_t kn;
+    assert_int_equal(record_kind_key(bi.kind, bi.pattern, &k, &kn), WD_OK);
+    assert_int_equal(record_encode_binding(&bi, &b, &n), WD_OK);
+    struct binding db;
+    assert_int_equal(record_decode_binding(k, kn, b, n, &db), WD_OK);
+    assert_int_equal(db.kind, BIND_PREFIX);
+    assert_string_equal(db.pattern, "gw-");
+    assert_string_equal(db.user, "alice");
+    backend_binding_fini(&db);
+    k[0] = 7; /* unknown kind */
+    assert_int_equal(record_decode_binding(k, kn, b, n, &db), WD_EMALFORMED);
+    wd_free(k);
+    wd_free(b);
+
+    struct ban ba = {.kind = BAN_ADDRESS, .value = "10.0.0.0/8", .until = 99, .reason = "scan",
+                     .actor = "root", .created = 7};
+    assert_int_equal(record_kind_key(ba.kind, ba.value, &k, &kn), WD_OK);
+    assert_int_equal(record_encode_ban(&ba, &b, &n), WD_OK);
+    struct ban dba;
+    assert_int_equal(record_decode_ban(k, kn, b, n, &dba), WD_OK);
+    assert_string_equal(dba.value, "10.0.0.0/8");
+    assert_int_equal(dba.until, 99);
+    assert_string_equal(dba.reason, "scan");
+    assert_string_equal(dba.actor, "root");
+    backend_ban_fini(&dba);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_equal(record_decode_ban(k, kn, b, cut, &dba), WD_EMALFORMED);
+    wd_free(k);
+    wd_free(b);
+
+    struct audit_entry a = {.seq = 3, .time = 11, .actor = "root", .action = "user add",
+                            .target = "alice", .result = "ok"};
+    uint8_t ak[8];
+    record_audit_key(3, ak);
+    assert_int_equal(record_encode_audit(&a, &b, &n), WD_OK);
+    struct audit_entry da;
+    assert_int_equal(record_decode_audit(ak, 8, b, n, &da), WD_OK);
+    assert_int_equal(da.seq, 3);
+    assert_string_equal(da.action, "user add");
+    backend_audit_fini(&da);
+    assert_int_equal(record_decode_audit(ak, 7, b, n, &da), WD_EMALFORMED);
+    wd_free(b);
+
+    struct record_meta m = {2, 42, 7}, dm;
+    uint8_t mb[RECORD_META_SIZE];
+    record_encode_meta(&m, mb);
+    assert_int_equal(record_decode_meta(mb, sizeof mb, &dm), WD_OK);
+    assert_int_equal(dm.generation, 42);
+    assert_int_equal(record_decode_meta(mb, sizeof mb - 1, &dm), WD_EMALFORMED);
+    /* A string with a NUL inside is malformed. */
+    uint8_t bad[] = {RECORD_ROLE_V1, 0, 0, 0, 2, 'a', 0, 0, 0};
+    assert_int_equal(record_decode_role("r", 1, bad, sizeof bad, &dr), WD_EMALFORMED);
+    /* A huge count in few bytes is malformed, not a huge allocation. */
+    uint8_t big[] = {RECORD_ROLE_V1, 0, 0, 0, 0, 0x0f, 0xff};
+    assert_int_equal(record_decode_role("r", 1, big, sizeof big, &dr), WD_EMALFORMED);
+}
+
+static void test_rules_helpers(void **state)
+{
+    (void)state;
+    uint8_t a;
+    assert_int_equal(rules_parse_actions("publish,subscribe", &a), WD_OK);
+    assert_int_equal(a, RULE_PUBLISH | RULE_SUBSCRIBE);
+    assert_int_equal(rules_parse_actions("all", &a), WD_OK);
+    assert_int_equal(a, RULE_ALL);
+    assert_int_equal(rules_parse_actions("publish,", &a), WD_EINVAL);
+    assert_int_equal(rules_parse_actions("read", &a), WD_EINVAL);
+    char buf[64];
+    rules_format_actions(RULE_SUBSCRIBE | RULE_RECEIVE, buf, sizeof buf);
+    assert_string_equal(buf, "subscribe,receive");
+
+    static const struct {
+        const char *filter;
+        enum wd_err want;
+    } rows[] = {
+        {"a/b", WD_OK},          {"a/+/c", WD_OK},        {"#", WD_OK},
+        {"sensors/%u/#", WD_OK}, {"dev/%c/%cn", WD_OK},   {"a/#/b", WD_EINVAL},
+        {"a+/b", WD_EINVAL},     {"", WD_EINVAL},         {"a/%x", WD_EINVAL},
+        {"a/%", WD_EINVAL},      {"a/b#", WD_EINVAL},
+    };
+    char why[200];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct rule r = rule(RULE_ALLOW, RULE_ALL, rows[i].filter);
+        enum wd_err e = rules_validate(&r, why, sizeof why);
+        if (e != rows[i].want)
+            fail_msg("filter '%s': got %s, want %s", rows[i].filter, wd_errname(e),
+                     wd_errname(rows[i].want));
+    }
+    struct rule q = rule(RULE_ALLOW, RULE_ALL, "a");
+    q.max_qos = 3;
+    assert_int_equal(rules_validate(&q, why, sizeof why), WD_EINVAL);
+
+    struct rule *v = NULL;
+    size_t n = 0;
+    struct rule r1 = rule(RULE_ALLOW, RULE_ALL, "one"), r2 = rule(RULE_ALLOW, RULE_ALL, "two"),
+                r0 = rule(RULE_DENY, RULE_ALL, "zero");
+    assert_int_equal(rules_insert(&v, &n, &r1, 0), WD_OK);
+    assert_int_equal(rules_insert(&v, &n, &r2, 0), WD_OK);
+    assert_int_equal(rules_insert(&v, &n, &r0, 1), WD_OK);
+    assert_int_equal(rules_insert(&v, &n, &r0, 5), WD_EINVAL);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0].filter, "zero");
+    assert_string_equal(v[2].filter, "two");
+    assert_int_equal(rules_remove(v, &n, 2), WD_OK);
+    assert_string_equal(v[1].filter, "two");
+    assert_int_equal(rules_remove(v, &n, 3), WD_ENOTFOUND);
+    assert_int_equal(rules_remove(v, &n, 0), WD_ENOTFOUND);
+    backend_rules_free(v, n);
+}
+
+static void test_cidr(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"10.1.2.3/8", "10.0.0.0/8"},         {"192.168.1.7", "192.168.1.7/32"},
+        {"0.0.0.0/0", "0.0.0.0/0"},           {"2001:db8::1/32", "2001:db8::/32"},
+        {"::1", "::1/128"},                    {"fe80::abcd/10", "fe80::/10"},
+    };
+    static const char *const bad[] = {"", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/", "::1/129",
+                                      "1.2.3.4/-1", "host", "1.2.3.4/8x", "1.2.3.256"};
+    char out[BANS_CIDR_MAX];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(bans_parse_cidr(ok[i].in, out), WD_OK);
+        assert_string_equal(out, ok[i].out);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (bans_parse_cidr(bad[i], out) != WD_EINVAL)
+            fail_msg("'%s' accepted as CIDR", bad[i]);
+}
+
+/* ---------------------------------------------------------------- LMDB */
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void test_open_permissions(void **state)
+{
+    (void)state;
+    mode_t old = umask(0);  /* even with a permissive umask */
+    struct store *s = open_store(NULL);
+    umask(old);
+    char p[400];
+    snprintf(p, sizeof p, "%s/s", dir);
+    assert_int_equal(mode_of(p), 0700);
+    snprintf(p, sizeof p, "%s/s/data.mdb", dir);
+    assert_int_equal(mode_of(p), 0600);
+    snprintf(p, sizeof p, "%s/s/lock.mdb", dir);
+    assert_int_equal(mode_of(p), 0600);
+    struct role *r = get_role(s, ROLE_ANONYMOUS);
+    assert_non_null(r);
+    backend_role_free(r);
+    r = get_role(s, ROLE_DEFAULT);
+    assert_non_null(r);
+    backend_role_free(r);
+    struct store_info in;
+    assert_int_equal(store_info(s, &in), WD_OK);
+    assert_int_equal(in.schema, SCHEMA_VERSION);
+    assert_int_equal(in.counts[DB_ROLES], 2);
+    store_close(s);
+
+    /* Without create, a missing store is not made. */
+    char why[256];
+    snprintf(p, sizeof p, "%s/none", dir);
+    struct store_opts o = {.create = false};
+    assert_int_equal(store_open(p, &o, &s, why, sizeof why), WD_ENOTFOUND);
+    assert_int_equal(access(p, F_OK), -1);
+}
+
+static void test_user_role_roundtrip(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    uint64_t g0 = generation(s);
+    struct rule rr[] = {rule(RULE_ALLOW, RULE_SUBSCRIBE | RULE_RECEIVE, "plant/#")};
+    struct role ops = {.name = "ops", .description = "operators", .rules = rr, .nrules = 1};
+    assert_int_equal(store_write(s, tx_role_add, &ops), WD_OK);
+    assert_int_equal(generation(s), g0 + 1);
+    assert_int_equal(store_write(s, tx_role_add, &ops), WD_EEXIST);
+    assert_string_equal(store_errmsg(s), "role 'ops' already exists");
+    assert_int_equal(generation(s), g0 + 1);
+
+    char *roles[] = {"ops"};
+    struct rule ur[] = {rule(RULE_ALLOW, RULE_PUBLISH, "sensors/%u/#")};
+    struct user u = {.name = "alice", .hash = "$argon2id$v=19$m=19456,t=2,p=1$aa$bb",
+                     .enabled = true, .roles = roles, .nroles = 1, .rules = ur, .nrules = 1,
+                     .created = 10, .updated = 10, .note = "n"};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    assert_int_equal(generation(s), g0 + 2);
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_EEXIST);
+    assert_string_equal(store_errmsg(s), "user 'alice' already exists");
+
+    struct user *d = get_user(s, "alice");
+    assert_non_null(d);
+    assert_string_equal(d->hash, u.hash);
+    assert_int_equal(d->nroles, 1);
+    assert_string_equal(d->roles[0], "ops");
+    assert_string_equal(d->rules[0].filter, "sensors/%u/#");
+    backend_user_free(d);
+    assert_null(get_user(s, "nobody"));
+    assert_string_equal(store_errmsg(s), "unknown user 'nobody'");
+
+    /* Unknown role, duplicate role, "default" role, bad rule: refused. */
+    char *bad_roles[] = {"nope"};
+    struct user b = {.name = "bob", .roles = bad_roles, .nroles = 1, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &b), WD_ENOTFOUND);
+    assert_string_equal(store_errmsg(s), "unknown role 'nope'");
+    char *dup_roles[] = {"ops", "ops"};
+    b.roles = dup_roles;
+    b.nroles = 2;
+    assert_int_equal(store_write(s, tx_user_add, &b), WD_EEXIST);
+    char *def_roles[] = {"default"};
+    b.roles = def_roles;
+    b.nroles = 1;
+    assert_int_equal(store_write(s, tx_user_add, &b), WD_EINVAL);
+    struct rule badr[] = {rule(RULE_ALLOW, RULE_ALL, "a/#/b")};
+    b.nroles = 0;
+    b.rules = badr;
+    b.nrules = 1;
+    assert_int_equal(store_write(s, tx_user_add, &b), WD_EINVAL);
+    b.nrules = 0;
+    b.name = "bad\nname";
+    assert_int_equal(store_write(s, tx_user_add, &b), WD_EINVAL);
+    assert_int_equal(generation(s), g0 + 2);
+
+    struct role *r = get_role(s, "ops");
+    assert_non_null(r);
+    assert_string_equal(r->description, "operators");
+    assert_int_equal(r->nrules, 1);
+    assert_int_equal(r->rules[0].actions, RULE_SUBSCRIBE | RULE_RECEIVE);
+    backend_role_free(r);
+    store_close(s);
+}
+
+struct del_arg {
+    const char *name;
+    bool force;
+    size_t n;
+};
+
+static enum wd_err tx_role_del(struct store_txn *t, void *arg)
+{
+    struct del_arg *d = arg;
+    return roles_del(t, d->name, d->force, &d->n);
+}
+
+static enum wd_err tx_user_del(struct store_txn *t, void *arg)
+{
+    struct del_arg *d = arg;
+    return users_del(t, d->name, &d->n);
+}
+
+static void test_role_delete(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct role ops = {.name = "ops", .description = ""};
+    assert_int_equal(store_write(s, tx_role_add, &ops), WD_OK);
+    char *roles[] = {"ops"};
+    struct user u = {.name = "alice", .enabled = true, .roles = roles, .nroles = 1, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    uint64_t g = generation(s);
+    struct del_arg d = {.name = "ops"};
+    assert_int_equal(store_write(s, tx_role_del, &d), WD_EBUSY);
+    assert_non_null(strstr(store_errmsg(s), "alice"));
+    assert_non_null(strstr(store_errmsg(s), "--force"));
+    assert_int_equal(generation(s), g);
+    d.force = true;
+    assert_int_equal(store_write(s, tx_role_del, &d), WD_OK);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(generation(s), g + 1);
+    struct user *a = get_user(s, "alice");
+    assert_int_equal(a->nroles, 0);
+    backend_user_free(a);
+    d.name = ROLE_DEFAULT;
+    assert_int_equal(store_write(s, tx_role_del, &d), WD_EDENIED);
+    d.name = "ops";
+    assert_int_equal(store_write(s, tx_role_del, &d), WD_ENOTFOUND);
+    store_close(s);
+}
+
+static enum wd_err tx_bind(struct store_txn *t, void *arg)
+{
+    return bindings_add(t, arg);
+}
+
+struct list_arg {
+    struct binding *b;
+    struct ban *ban;
+    struct audit_entry *a;
+    size_t n;
+    uint64_t after;
+    size_t limit;
+};
+
+static enum wd_err tx_bind_list(struct store_txn *t, void *arg)
+{
+    struct list_arg *l = arg;
+    return bindings_list(t, &l->b, &l->n);
+}
+
+static void test_bindings(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct user u = {.name = "alice", .enabled = true, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    struct binding b[] = {{BIND_EXACT, "gw-1", "alice", 1},
+                          {BIND_PREFIX, "plant-", "alice", 2},
+                          {BIND_REGEX, "mac-[0-9a-f]{12}", "alice", 3}};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(store_write(s, tx_bind, &b[i]), WD_OK);
+    assert_int_equal(store_write(s, tx_bind, &b[0]), WD_EEXIST);
+    assert_string_equal(store_errmsg(s), "client id 'gw-1' is already bound to 'alice'");
+    struct binding bad = {BIND_REGEX, "mac-[", "alice", 0};
+    assert_int_equal(store_write(s, tx_bind, &bad), WD_EINVAL);
+    struct binding nouser = {BIND_EXACT, "x", "nobody", 0};
+    assert_int_equal(store_write(s, tx_bind, &nouser), WD_ENOTFOUND);
+
+    assert_true(bindings_match(&b[0], "gw-1"));
+    assert_false(bindings_match(&b[0], "gw-10"));
+    assert_true(bindings_match(&b[1], "plant-7"));
+    assert_true(bindings_match(&b[2], "mac-0123456789ab"));
+    assert_false(bindings_match(&b[2], "xmac-0123456789ab")); /* whole id */
+    assert_false(bindings_match(&b[2], "mac-0123456789abc"));
+
+    struct list_arg l = {0};
+    assert_int_equal(store_read(s, tx_bind_list, &l), WD_OK);
+    assert_int_equal(l.n, 3);
+    backend_bindings_free(l.b, l.n);
+
+    /* Deleting the user deletes its bindings in the same transaction. */
+    struct del_arg d = {.name = "alice"};
+    assert_int_equal(store_write(s, tx_user_del, &d), WD_OK);
+    assert_int_equal(d.n, 3);
+    assert_int_equal(store_read(s, tx_bind_list, &l), WD_OK);
+    assert_int_equal(l.n, 0);
+    backend_bindings_free(l.b, l.n);
+    store_close(s);
+}
+
+static enum wd_err tx_ban(struct store_txn *t, void *arg)
+{
+    return bans_add(t, arg);
+}
+
+static enum wd_err tx_ban_list(struct store_txn *t, void *arg)
+{
+    struct list_arg *l = arg;
+    return bans_list(t, &l->ban, &l->n);
+}
+
+static enum wd_err tx_unban(struct store_txn *t, void *arg)
+{
+    struct ban *b = arg;
+    return bans_del(t, b->kind, b->value);
+}
+
+static void test_bans(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    uint64_t g = generation(s);
+    struct ban b = {.kind = BAN_ADDRESS, .value = "10.9.8.7/8", .until = 0, .reason = "scan",
+                    .actor = "root", .created = 1};
+    assert_int_equal(store_write(s, tx_ban, &b), WD_OK);
+    assert_int_equal(generation(s), g + 1);
+    struct ban same = b;
+    same.value = "10.0.0.0/8";
+    assert_int_equal(store_write(s, tx_ban, &same), WD_EEXIST);
+    struct ban bad = b;
+    bad.value = "10.0.0.0/40";
+    assert_int_equal(store_write(s, tx_ban, &bad), WD_EINVAL);
+    struct ban user = {.kind = BAN_USER, .value = "mallory", .until = 2000000000, .reason = "",
+                       .actor = "root"};
+    assert_int_equal(store_write(s, tx_ban, &user), WD_OK);
+    struct list_arg l = {0};
+    assert_int_equal(store_read(s, tx_ban_list, &l), WD_OK);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.ban[0].value, "mallory");   /* kind 1 sorts before kind 2 */
+    assert_int_equal(l.ban[0].until, 2000000000);
+    assert_string_equal(l.ban[1].value, "10.0.0.0/8");
+    backend_bans_free(l.ban, l.n);
+    struct ban del = {.kind = BAN_ADDRESS, .value = "10.1.1.1/8"};
+    assert_int_equal(store_write(s, tx_unban, &del), WD_OK);
+    assert_int_equal(store_write(s, tx_unban, &del), WD_ENOTFOUND);
+    store_close(s);
+}
+
+static enum wd_err tx_audit(struct store_txn *t, void *arg)
+{
+    char target[32];
+    snprintf(target, sizeof target, "t%d", *(int *)arg);
+    return audit_append(t, "root", "test", target, "ok");
+}
+
+static enum wd_err tx_audit_list(struct store_txn *t, void *arg)
+{
+    struct list_arg *l = arg;
+    return audit_list(t, l->after, l->limit, &l->a, &l->n);
+}
+
+static void test_audit_ring(void **state)
+{
+    (void)state;
+    struct store_opts o = {.create = true, .audit_max = 5};
+    struct store *s = open_store(&o);
+    uint64_t g = generation(s);
+    for (int i = 1; i <= 12; i++)
+        assert_int_equal(store_write(s, tx_audit, &i), WD_OK);
+    assert_int_equal(generation(s), g);  /* bookkeeping does not move it */
+    struct list_arg l = {0};
+    assert_int_equal(store_read(s, tx_audit_list, &l), WD_OK);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(l.a[0].seq, 8);
+    assert_string_equal(l.a[0].target, "t8");
+    assert_int_equal(l.a[4].seq, 12);
+    backend_audit_free(l.a, l.n);
+    l = (struct list_arg){.limit = 2};
+    assert_int_equal(store_read(s, tx_audit_list, &l), WD_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.a[0].seq, 11);
+    backend_audit_free(l.a, l.n);
+    l = (struct list_arg){.after = 10};
+    assert_int_equal(store_read(s, tx_audit_list, &l), WD_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.a[0].seq, 11);
+    backend_audit_free(l.a, l.n);
+    store_close(s);
+}
+
+/* Adds a role, then a user holding a role that does not exist: must fail whole. */
+static enum wd_err tx_half(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    struct role r = {.name = "half", .description = ""};
+    enum wd_err e = roles_add(t, &r);
+    assert_int_equal(e, WD_OK);
+    e = audit_append(t, "root", "test", "half", "ok");
+    assert_int_equal(e, WD_OK);
+    char *roles[] = {"missing"};
+    struct user u = {.name = "h", .roles = roles, .nroles = 1, .note = ""};
+    return users_add(t, &u);
+}
+
+static void test_failed_write_changes_nothing(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct store_info before, after;
+    assert_int_equal(store_info(s, &before), WD_OK);
+    assert_int_equal(store_write(s, tx_half, NULL), WD_ENOTFOUND);
+    assert_string_equal(store_errmsg(s), "unknown role 'missing'");
+    assert_int_equal(store_info(s, &after), WD_OK);
+    assert_int_equal(after.generation, before.generation);
+    assert_null(get_role(s, "half"));
+    for (int i = 0; i < DB_COUNT; i++)
+        assert_int_equal(after.counts[i], before.counts[i]);
+    store_close(s);
+}
+
+static void test_map_full_growth(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    struct store_opts o = {.create = true, .map_size = (size_t)page * 16};
+    struct store *s = open_store(&o);
+    struct store_info in;
+    assert_int_equal(store_info(s, &in), WD_OK);
+    size_t initial = in.map_size;
+    char note[1001];
+    memset(note, 'n', 1000);
+    note[1000] = '\0';
+    uint64_t g = generation(s);
+    for (int i = 0; i < 400; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "user%04d", i);
+        struct user u = {.name = name, .enabled = true, .note = note};
+        enum wd_err e = store_write(s, tx_user_add, &u);
+        if (e != WD_OK)
+            fail_msg("user %d: %s (%s)", i, wd_errname(e), store_errmsg(s));
+    }
+    assert_int_equal(generation(s), g + 400);
+    assert_int_equal(store_info(s, &in), WD_OK);
+    assert_true(in.map_size > initial);
+    assert_int_equal(in.counts[DB_USERS], 400);
+    struct user *u = get_user(s, "user0399");
+    assert_non_null(u);
+    backend_user_free(u);
+    store_close(s);
+
+    /* A growth limit turns into a clean WD_ELIMIT that changes nothing. */
+    o.map_max = (size_t)page * 16;
+    o.map_size = 0;
+    s = open_store(&o);
+    struct user big = {.name = "toobig", .enabled = true, .note = note};
+    enum wd_err e = WD_OK;
+    for (int i = 0; i < 2000 && e == WD_OK; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "more%05d", i);
+        big.name = name;
+        e = store_write(s, tx_user_add, &big);
+    }
+    assert_int_equal(e, WD_ELIMIT);
+    assert_non_null(strstr(store_errmsg(s), "full"));
+    store_close(s);
+}
+
+/* Another process grows the map while this one has the store open: the next
+ * transaction here gets MDB_MAP_RESIZED, adopts the new size and goes on. */
+static void test_map_resized_by_other_process(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    struct store_opts o = {.create = true, .map_size = (size_t)page * 16};
+    struct store *s = open_store(&o);
+    struct store_info before;
+    assert_int_equal(store_info(s, &before), WD_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The child never touches the parent's environment. */
+        struct store *cs = open_store(&o);
+        char note[1001];
+        memset(note, 'c', 1000);
+        note[1000] = '\0';
+        int rc = 0;
+        for (int i = 0; i < 300 && rc == 0; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "child%04d", i);
+            struct user u = {.name = name, .enabled = true, .note = note};
+            rc = store_write(cs, tx_user_add, &u) != WD_OK;
+        }
+        store_close(cs);
+        _exit(rc);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct user u = {.name = "parent", .enabled = true, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    struct user *d = get_user(s, "child0299");
+    assert_non_null(d);
+    backend_user_free(d);
+    struct store_info after;
+    assert_int_equal(store_info(s, &after), WD_OK);
+    assert_true(after.map_size > before.map_size);
+    assert_int_equal(after.counts[DB_USERS], 301);
+    store_close(s);
+}
+
+struct v1_arg {
+    const struct user *u;
+};
+
+static enum wd_err tx_write_v1(struct store_txn *t, void *arg)
+{
+    const struct user *u = arg;
+    uint8_t *b;
+    size_t n;
+    enum wd_err e = record_encode_user_v1(u, &b, &n);
+    if (e != WD_OK)
+        return e;
+    e = store_put(t, DB_USERS, u->name, strlen(u->name), b, n, false);
+    wd_free(b);
+    struct record_meta m;
+    if (e == WD_OK)
+        e = store_meta_get(t, &m);
+    m.schema = 1;
+    if (e == WD_OK)
+        e = store_meta_put(t, &m);
+    return e;
+}
+
+struct raw_arg {
+    const char *key;
+    uint8_t ver;
+};
+
+static enum wd_err tx_raw_version(struct store_txn *t, void *arg)
+{
+    struct raw_arg *r = arg;
+    const void *v;
+    size_t n;
+    enum wd_err e = store_get(t, DB_USERS, r->key, strlen(r->key), &v, &n);
+    if (e == WD_OK)
+        r->ver = record_version(v, n);
+    return e;
+}
+
+static void test_migration_from_v1(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    char *roles[] = {"anonymous"};
+    struct rule rr[] = {rule(RULE_ALLOW, RULE_ALL, "old/#")};
+    struct user u = {.name = "legacy", .hash = "$6$salt$hash", .enabled = true, .roles = roles,
+                     .nroles = 1, .rules = rr, .nrules = 1, .created = 5, .updated = 6,
+                     .last_login = 99, .note = "dropped by v1"};
+    assert_int_equal(store_write(s, tx_write_v1, &u), WD_OK);
+    store_close(s);
+
+    /* The schema-1 store opens with schema-2 code: users rewritten, schema bumped. */
+    s = open_store(NULL);
+    struct store_info in;
+    assert_int_equal(store_info(s, &in), WD_OK);
+    assert_int_equal(in.schema, 2);
+    struct raw_arg r = {.key = "legacy"};
+    assert_int_equal(store_read(s, tx_raw_version, &r), WD_OK);
+    assert_int_equal(r.ver, RECORD_USER_V2);
+    struct user *d = get_user(s, "legacy");
+    assert_non_null(d);
+    assert_string_equal(d->hash, "$6$salt$hash");
+    assert_int_equal(d->nroles, 1);
+    assert_string_equal(d->rules[0].filter, "old/#");
+    assert_int_equal(d->created, 5);
+    assert_int_equal(d->updated, 6);
+    assert_int_equal(d->last_login, 0);
+    assert_string_equal(d->note, "");
+    backend_user_free(d);
+    size_t problems = 99;
+    assert_int_equal(store_verify(s, NULL, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    store_close(s);
+}
+
+static enum wd_err tx_meta_schema(struct store_txn *t, void *arg)
+{
+    struct record_meta m;
+    enum wd_err e = store_meta_get(t, &m);
+    m.schema = *(uint32_t *)arg;
+    return e == WD_OK ? store_meta_put(t, &m) : e;
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    uint32_t v = SCHEMA_VERSION + 1;
+    assert_int_equal(store_write(s, tx_meta_schema, &v), WD_OK);
+    store_close(s);
+    char p[300], why[256];
+    snprintf(p, sizeof p, "%s/s", dir);
+    struct store_opts o = {.create = true};
+    assert_int_equal(store_open(p, &o, &s, why, sizeof why), WD_EVERSION);
+    assert_non_null(strstr(why, "newer"));
+}
+
+static enum wd_err tx_corrupt(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    static const uint8_t junk[] = {RECORD_USER_V2, 1, 0xff, 0xff, 0xff, 0xff};
+    return store_put(t, DB_USERS, "broken", 6, junk, sizeof junk, false);
+}
+
+struct seen {
+    int n;
+    char last[300];
+};
+
+static void on_problem(void *ctx, const char *db, const char *key, const char *what)
+{
+    struct seen *s = ctx;
+    s->n++;
+    snprintf(s->last, sizeof s->last, "%s/%s: %s", db, key, what);
+}
+
+static void test_corrupt_record(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    assert_int_equal(store_write(s, tx_corrupt, NULL), WD_OK);
+    struct get_arg g = {.name = "broken"};
+    assert_int_equal(store_read(s, tx_user_get, &g), WD_EMALFORMED);
+    struct seen seen = {0};
+    size_t problems = 0;
+    assert_int_equal(store_verify(s, on_problem, &seen, &problems), WD_OK);
+    assert_int_equal(problems, 1);
+    assert_string_equal(seen.last, "users/broken: record does not decode");
+    store_close(s);
+}
+
+static void test_backup(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct user u = {.name = "alice", .enabled = true, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    char file[300];
+    snprintf(file, sizeof file, "%s/backup.mdb", dir);
+    assert_int_equal(store_backup(s, file), WD_OK);
+    assert_int_equal(mode_of(file), 0600);
+    assert_int_equal(store_backup(s, file), WD_EIO); /* never overwrites */
+    store_close(s);
+
+    /* The copy is a working store: put it in a directory as data.mdb. */
+    char d2[300], cmd[1000], why[256];
+    snprintf(d2, sizeof d2, "%s/restored", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -m 700 '%s' && cp '%s' '%s/data.mdb'", d2, file, d2);
+    assert_int_equal(system(cmd), 0);
+    struct store_opts o = {.create = false};
+    assert_int_equal(store_open(d2, &o, &s, why, sizeof why), WD_OK);
+    struct user *d = get_user(s, "alice");
+    assert_non_null(d);
+    backend_user_free(d);
+    store_close(s);
+}
+
+static void test_backend_ops(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct backend_ops ops;
+    store_backend_ops(s, &ops);
+    struct user u = {.name = "alice", .hash = "$6$a$b", .enabled = true, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    uint64_t g;
+    assert_int_equal(ops.generation(ops.ctx, &g), WD_OK);
+    struct user *d;
+    assert_int_equal(ops.user_get(ops.ctx, "alice", &d), WD_OK);
+    backend_user_free(d);
+    assert_int_equal(ops.user_get(ops.ctx, "bob", &d), WD_ENOTFOUND);
+    struct role *r;
+    assert_int_equal(ops.role_get(ops.ctx, ROLE_DEFAULT, &r), WD_OK);
+    backend_role_free(r);
+    /* Login bookkeeping (re-hash) does not move the generation. */
+    assert_int_equal(ops.user_login(ops.ctx, "alice", 1234, "$argon2id$new"), WD_OK);
+    uint64_t g2;
+    assert_int_equal(ops.generation(ops.ctx, &g2), WD_OK);
+    assert_int_equal(g2, g);
+    assert_int_equal(ops.user_get(ops.ctx, "alice", &d), WD_OK);
+    assert_int_equal(d->last_login, 1234);
+    assert_string_equal(d->hash, "$argon2id$new");
+    backend_user_free(d);
+    struct binding *b;
+    struct ban *bn;
+    size_t n;
+    assert_int_equal(ops.bindings_list(ops.ctx, &b, &n), WD_OK);
+    assert_int_equal(n, 0);
+    backend_bindings_free(b, n);
+    assert_int_equal(ops.bans_list(ops.ctx, &bn, &n), WD_OK);
+    backend_bans_free(bn, n);
+    assert_int_equal(ops.audit(ops.ctx, "broker", "login", "alice", "ok"), WD_OK);
+    store_close(s);
+}
+
+static enum wd_err tx_import(struct store_txn *t, void *arg)
+{
+    struct importer_counts c;
+    enum wd_err e = importer_apply(t, arg, true, &c);
+    if (e == WD_OK) {
+        assert_int_equal(c.users, 3);
+        assert_int_equal(c.users_acl_only, 1);
+        assert_int_equal(c.roles, 1);
+        assert_int_equal(c.bindings, 1);
+    }
+    return e;
+}
+
+/* A hand-built struct import (what store/import.c produces) lands as issue 3 maps it. */
+static void test_importer(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct import_rule role_rules[] = {
+        {IMPORT_SCOPE_ROLE, NULL, true, IMPORT_PUBLISH, "plant/#", 5, 0}};
+    char *alice_roles[] = {"sensors", "default"};
+    struct import_role roles[] = {{"sensors", NULL, "sensor devices", role_rules, 1}};
+    struct import_user users[] = {
+        {"alice", "$7$101$c2FsdA==$aGFzaA==", "Alice", NULL, "gw-1", false, alice_roles, 2, 1},
+        {"bob", "$6$salt$hash", NULL, NULL, NULL, true, NULL, 0, 2}};
+    struct import_rule acl[] = {
+        {IMPORT_SCOPE_ANON, NULL, true, IMPORT_SUBSCRIBE | IMPORT_RECEIVE, "public/#", 0, 1},
+        {IMPORT_SCOPE_USER, "alice", false, IMPORT_ALL, "home/secret", 0, 3},
+        {IMPORT_SCOPE_USER, "carol", true, IMPORT_PUBLISH, "carol/out", 0, 5},
+        {IMPORT_SCOPE_PATTERN, NULL, true, IMPORT_RECEIVE, "devices/%u/#", 0, 7}};
+    char *anon_roles[] = {"sensors"};
+    struct import imp;
+    memset(&imp, 0, sizeof imp);
+    imp.users = users;
+    imp.nusers = 2;
+    imp.roles = roles;
+    imp.nroles = 1;
+    imp.rules = acl;
+    imp.nrules = 4;
+    imp.anon_roles = anon_roles;
+    imp.nanon_roles = 1;
+    imp.default_acl = (struct import_default_acl){true, false, true, false, true};
+    assert_int_equal(store_write(s, tx_import, &imp), WD_OK);
+
+    struct user *a = get_user(s, "alice");
+    assert_non_null(a);
+    assert_string_equal(a->hash, users[0].hash);
+    assert_int_equal(a->nroles, 1);          /* "default" is implicit */
+    assert_string_equal(a->roles[0], "sensors");
+    assert_string_equal(a->note, "Alice");
+    assert_int_equal(a->nrules, 1);
+    assert_int_equal(a->rules[0].effect, RULE_DENY);
+    backend_user_free(a);
+    struct user *b = get_user(s, "bob");
+    assert_false(b->enabled);
+    backend_user_free(b);
+    struct user *c = get_user(s, "carol");
+    assert_null(c->hash);
+    assert_string_equal(c->rules[0].filter, "carol/out");
+    backend_user_free(c);
+    struct role *r = get_role(s, ROLE_ANONYMOUS);
+    assert_int_equal(r->nrules, 2);            /* the anonymousGroup's role, then the acl_file */
+    assert_string_equal(r->rules[0].filter, "plant/#");
+    assert_string_equal(r->rules[1].filter, "public/#");
+    backend_role_free(r);
+    r = get_role(s, ROLE_DEFAULT);
+    assert_int_equal(r->nrules, 2);            /* the pattern, then "allow receive #" */
+    assert_string_equal(r->rules[0].filter, "devices/%u/#");
+    assert_int_equal(r->rules[1].actions, RULE_RECEIVE);
+    assert_string_equal(r->rules[1].filter, "#");
+    backend_role_free(r);
+    struct list_arg l = {0};
+    assert_int_equal(store_read(s, tx_bind_list, &l), WD_OK);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.b[0].pattern, "gw-1");
+    backend_bindings_free(l.b, l.n);
+
+    /* Again: every name collides, and nothing of the second attempt stays. */
+    uint64_t g = generation(s);
+    assert_int_equal(store_write(s, tx_import, &imp), WD_EEXIST);
+    assert_non_null(strstr(store_errmsg(s), "already exists"));
+    assert_int_equal(generation(s), g);
+    store_close(s);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_record_roundtrip),
+        T(test_rules_helpers),
+        T(test_cidr),
+        T(test_open_permissions),
+        T(test_user_role_roundtrip),
+        T(test_role_delete),
+        T(test_bindings),
+        T(test_bans),
+        T(test_audit_ring),
+        T(test_failed_write_changes_nothing),
+        T(test_map_full_growth),
+        T(test_map_resized_by_other_process),
+        T(test_migration_from_v1),
+        T(test_newer_schema_refused),
+        T(test_corrupt_record),
+        T(test_backup),
+        T(test_backend_ops),
+        T(test_importer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
