@@ -23,7 +23,7 @@ UNIT_topic := core/topic.c core/tree.c core/rtree.c
 UNIT_acl := core/acl.c core/topic.c
 UNIT_import := store/import.c core/topic.c core/codec.c core/pw.c
 UNIT_store := $(filter-out store/import.c,$(STORE_SRC)) core/topic.c
-UNIT_admin := $(filter-out core/main.c core/cli.c core/pw.c,$(CORE_SRC))
+UNIT_admin := $(filter-out core/main.c core/cli.c core/cli_%.c,$(CORE_SRC))
 UNIT_oom := $(UNIT_admin)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -102,3 +102,14 @@ fuzz: $(FUZZ_TESTS:%=build/fuzz/fuzz_%)
 build/tests/tls_client: tests/tls/tls_client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(CFLAGS) -o $@ $< -lwolfssl
+
+# Benchmarks (tests/bench/, see its README): the load generator and the
+# trivial relay at -O2, then the driver runs Warden against Mosquitto.
+# Not a test: it reports, it asserts nothing. BENCH_DURATION, BENCH_PAIRS
+# and BENCH_ONLY (comma-separated scenario ids) tune a run.
+BENCH_FLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
+build/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_FLAGS) $(CFLAGS) -o $@ $<
+bench: warden build/bench/mqbench build/bench/relay
+	/usr/bin/python3 tests/bench/bench.py

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "auth.h"
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
@@ -118,6 +119,16 @@ static enum wd_err open_listener(struct broker *b, struct listener *l, struct co
     l->b = b;
     l->cfg = lc;
     l->fd = -1;
+    if (lc->clientid_pattern) {
+        /* Matched against the whole client id (config.c checked that it compiles). */
+        char anchored[1100];
+        snprintf(anchored, sizeof anchored, "^(%s)$", lc->clientid_pattern);
+        l->clientid_re_ok = regcomp(&l->clientid_re, anchored, REG_EXTENDED | REG_NOSUB) == 0;
+        if (!l->clientid_re_ok) {
+            log_error("listener %s:%u: clientid_pattern does not compile", lc->address, lc->port);
+            return WD_ECONFIG;
+        }
+    }
     if (lc->tls.certfile) {
         char err[512];
         snprintf(l->name, sizeof l->name, "%s:%u", lc->address, lc->port);
@@ -273,7 +284,7 @@ static void retained_free(void *v)
     msg_unref(v);
 }
 
-struct broker *broker_new(struct config *cfg)
+struct broker *broker_new(struct config *cfg, const struct backend_ops *ops)
 {
     struct broker *b = wd_calloc(1, sizeof *b);
     if (!b) {
@@ -306,7 +317,8 @@ struct broker *broker_new(struct config *cfg)
         return NULL;
     }
     b->admin = admin_new(b);
-    if (!b->admin) {
+    b->auth = auth_new(b, ops);
+    if (!b->admin || !b->auth) {
         broker_free(b);
         return NULL;
     }
@@ -353,6 +365,7 @@ void broker_free(struct broker *b)
     }
     b->reap_list = NULL;
     b->flush_list = NULL;
+    auth_free(b->auth);
     admin_free(b->admin);
     session_free_all(b);
     tree_free(b->subs);
@@ -360,6 +373,8 @@ void broker_free(struct broker *b)
     for (size_t i = 0; i < b->nlisteners; i++) {
         close(b->listeners[i].fd);
         tls_ctx_unref(b->listeners[i].tls);
+        if (b->listeners[i].clientid_re_ok)
+            regfree(&b->listeners[i].clientid_re);
     }
     if (b->listeners && b->nlisteners < b->cfg.nlisteners)
         tls_ctx_unref(b->listeners[b->nlisteners].tls); /* the one that failed to open */

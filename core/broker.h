@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <regex.h>
+
+#include "backend.h"
 #include "config.h"
 #include "err.h"
 #include "loop.h"
@@ -19,6 +22,7 @@ struct session;
 struct rtree;
 struct tree;
 struct admin;
+struct auth;
 struct route_entry;
 struct tls_ctx;
 
@@ -34,12 +38,15 @@ struct listener {
     uint32_t nconns;
     struct tls_ctx *tls;             /* holds a reference; NULL = plain TCP; swapped on SIGHUP */
     bool tls_stale_failed;           /* rebuilding for an expired CRL failed: don't retry per accept */
+    regex_t clientid_re;             /* cfg->clientid_pattern, compiled */
+    bool clientid_re_ok;
 };
 
 struct stats {
     uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent;
     uint64_t connects_total;         /* successful CONNACKs */
     uint64_t msgs_dropped;           /* queue full, expired, too large */
+    uint64_t msgs_denied;            /* publishes refused by topic rules */
     uint64_t peak_connections;
 };
 
@@ -74,6 +81,7 @@ struct broker {
     uint32_t route_ids_cap;
     struct loop_timer sys_timer;
     struct admin *admin;
+    struct auth *auth;               /* identity checks (auth.h) */
     int sigfd;
     struct loop_io sig_io;
     bool stopping;
@@ -83,9 +91,11 @@ struct broker {
 
 /*
  * Create a broker for cfg (takes cfg's contents; cfg is zeroed) and open its
- * listeners. Returns NULL with the reason logged.
+ * listeners. ops: the identity store (NULL: none, every credential is wrong);
+ * copied, and what ops->ctx points to must outlive the broker.
+ * Returns NULL with the reason logged.
  */
-struct broker *broker_new(struct config *cfg);
+struct broker *broker_new(struct config *cfg, const struct backend_ops *ops);
 /* Run the event loop on the calling thread until broker_stop(). */
 void broker_run(struct broker *b);
 /* Ask the loop to stop: 5.0 clients get DISCONNECT 0x8B. Thread: broker. */

@@ -65,6 +65,8 @@ _Static_assert(sizeof(enum config_log_dest) == sizeof(int), "T_ENUM stores an in
 _Static_assert(sizeof(enum config_tls_version) == sizeof(int), "T_ENUM stores an int");
 _Static_assert(sizeof(enum config_cert_identity) == sizeof(int), "T_ENUM stores an int");
 _Static_assert(sizeof(enum config_crl_policy) == sizeof(int), "T_ENUM stores an int");
+_Static_assert(sizeof(enum config_anon_default) == sizeof(int), "T_ENUM stores an int");
+static const char *const anon_default_names[] = {"deny", "allow", NULL};
 
 #define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
 #define G(f, t, lo, hi) \
@@ -119,6 +121,9 @@ static const struct key keys[] = {
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
     LX(clientid_bound_only, T_BOOL, 0, 0),
+    {"anonymous_default", SCOPE_LISTENER, T_ENUM, 0, 0,
+     offsetof(struct config_listener, anonymous_default),
+     FIELD_SIZE(struct config_listener, anonymous_default), anon_default_names, -1},
     LT("certfile", certfile, T_PATH, 0, 0, NULL),
     LT("keyfile", keyfile, T_PATH, 0, 0, NULL),
     LT("cafile", cafile, T_PATH, 0, 0, NULL),
@@ -296,6 +301,7 @@ enum wd_err config_embedded(struct config *cfg, uint16_t port)
     if (e == WD_OK) {
         cfg->listeners[0].allow_anonymous = true;
         cfg->listeners[0].allow_anonymous_set = true;
+        cfg->listeners[0].anonymous_default = ANON_DEFAULT_ALLOW;
     }
     return e;
 }
@@ -639,6 +645,7 @@ enum wd_err config_parse(struct config *cfg, const char *file, const char *text,
             return e;
         cfg->listeners[0].allow_anonymous = true;
         cfg->listeners[0].allow_anonymous_set = true;
+        cfg->listeners[0].anonymous_default = ANON_DEFAULT_ALLOW;
     }
     return ps.errors ? WD_ECONFIG : WD_OK;
 }

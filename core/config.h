@@ -47,6 +47,9 @@ struct config_tls {
     enum config_crl_policy crl_expired_policy; /* default CRL_EXPIRED_WARN */
 };
 
+/* What anonymous clients may do where no rule says: deny (default) or allow. */
+enum config_anon_default { ANON_DEFAULT_DENY, ANON_DEFAULT_ALLOW };
+
 struct config_listener {
     uint16_t port;                   /* 0 = pick a free port (tests) */
     char *address;                   /* owned; bind address, "127.0.0.1", "::1", "0.0.0.0", "::" */
@@ -55,6 +58,7 @@ struct config_listener {
     char *clientid_pattern;          /* owned or NULL: POSIX ERE a client id must match */
     uint32_t max_clientid_length;    /* 0 = no limit */
     bool clientid_bound_only;        /* refuse client ids that have no binding */
+    enum config_anon_default anonymous_default; /* anonymous clients when no rule matches */
     int line;                        /* line of its `listener` key (0 = built in) */
     struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */
 };

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "broker.h"
 #include "codec.h"
 #include "log.h"
@@ -87,6 +88,15 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     c->lst = lst;
     c->problem_info = true;
     snprintf(c->addr, sizeof c->addr, "%s", addr);
+    /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters. */
+    const char *colon = strrchr(addr, ':');
+    size_t iplen = colon ? (size_t)(colon - addr) : strlen(addr);
+    const char *ip = addr;
+    if (iplen >= 2 && addr[0] == '[' && addr[iplen - 1] == ']') {
+        ip++;
+        iplen -= 2;
+    }
+    snprintf(c->ip, sizeof c->ip, "%.*s", (int)iplen, ip);
     buf_init(&c->in);
     buf_init(&c->out);
     loop_timer_init(&c->timer, on_timer);
@@ -141,6 +151,9 @@ void conn_close(struct conn *c, uint8_t reason, bool send_disconnect, bool send_
 void conn_free(struct conn *c)
 {
     struct broker *b = c->b;
+    auth_cancel(c->ticket);
+    handle_connect_pending_free(c->pending);
+    wd_free(c->username);
     loop_del(b->loop, &c->io);
     tls_conn_free(c->tls);
     close(c->io.fd);
@@ -221,7 +234,10 @@ void conn_flush(struct conn *c)
         conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
         return;
     }
-    buf_shrink(&c->out, 4096); /* idle connections keep at most a small buffer */
+    /* An idle connection keeps no output buffer; a busy one keeps a mid-sized buffer
+     * rather than fault its pages in again every iteration; a huge one is given back. */
+    if (c->out.cap <= 4096 || c->out.cap > 256 * 1024)
+        buf_shrink(&c->out, 0);
     if (c->state != CONN_CLOSING)
         loop_set(c->b->loop, &c->io, LOOP_READABLE);
     /* The socket drained: a slow consumer's queue may move again. */
@@ -273,7 +289,8 @@ static size_t process_bytes(struct conn *c, const uint8_t *p, size_t len)
 {
     uint32_t max = c->b->cfg.max_packet_size;
     size_t off = 0;
-    while (c->state != CONN_CLOSING && off < len) {
+    /* While authenticating, input waits in c->in (bounded in read_input). */
+    while ((c->state == CONN_NEW || c->state == CONN_ACTIVE) && off < len) {
         uint8_t type, flags;
         uint32_t rem, hl;
         enum wd_err e = codec_fixed_header(p + off, len - off, max, &type, &flags, &rem, &hl);
@@ -320,6 +337,9 @@ static void read_input(struct conn *c)
             }
             if (e != WD_OK)
                 conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
+            else if (c->state == CONN_AUTH &&
+                     buf_used(&c->in) > (size_t)b->cfg.max_packet_size + 65536)
+                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, false, false);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -334,6 +354,14 @@ static void read_input(struct conn *c)
         conn_close(c, MQTT_RC_UNSPECIFIED, false, true);
         return;
     }
+}
+
+void conn_resume_input(struct conn *c)
+{
+    if (buf_used(&c->in) == 0)
+        return;
+    buf_consume(&c->in, process_bytes(c, buf_head(&c->in), buf_used(&c->in)));
+    buf_shrink(&c->in, 0);
 }
 
 /*
@@ -395,8 +423,9 @@ static void on_timer(struct loop_timer *t)
         conn_close(c, MQTT_RC_MAX_CONNECT_TIME, false, false);
         return;
     }
-    if (c->state == CONN_NEW) {
-        log_info("no CONNECT from %s within %u s: closing", c->addr, b->cfg.connect_timeout);
+    if (c->state == CONN_NEW || c->state == CONN_AUTH) {
+        log_info("no CONNECT%s from %s within %u s: closing",
+                 c->state == CONN_AUTH ? " authenticated" : "", c->addr, b->cfg.connect_timeout);
         conn_close(c, MQTT_RC_MAX_CONNECT_TIME, false, false);
         return;
     }

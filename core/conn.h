@@ -22,12 +22,15 @@ struct listener;
 struct session;
 struct delivery;
 struct tls_conn;
+struct auth_ticket;
+struct pending_connect;
 
 enum conn_state {
     CONN_NEW,                /* waiting for CONNECT */
     CONN_ACTIVE,             /* CONNACK sent */
     CONN_CLOSING,            /* close-asap: no more input is processed */
     CONN_TLS_HANDSHAKE,      /* TLS listener, before CONN_NEW: handshake in progress */
+    CONN_AUTH,               /* CONNECT read, credentials being checked: input waits */
 };
 
 /* Output above this many bytes makes the client a slow consumer: deliveries queue. */
@@ -71,6 +74,11 @@ struct conn {
     uint64_t connected_at;           /* wall clock seconds */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     struct tls_conn *tls;            /* owned; NULL on a plain listener (tls.h: identity, cipher) */
+    char ip[48];                     /* the peer address without port (bans, counters) */
+    char *username;                  /* owned or NULL: the authenticated identity */
+    uint8_t auth_method;             /* enum auth_method */
+    struct auth_ticket *ticket;      /* a password check in progress (CONN_AUTH) */
+    struct pending_connect *pending; /* owned: the CONNECT waiting for that check */
 };
 
 /* Take a freshly accepted socket (non-blocking). Closes fd on failure. */
@@ -118,6 +126,12 @@ void handle_unsubscribe(struct conn *c, struct mqtt_packet *p);
 void handle_pingreq(struct conn *c, struct mqtt_packet *p);
 void handle_disconnect(struct conn *c, struct mqtt_packet *p);
 void handle_auth(struct conn *c, struct mqtt_packet *p);
+/* Free a CONNECT that waited for authentication (conn_free). */
+void handle_connect_pending_free(struct pending_connect *pc);
+
+/* Process input that arrived while the connection was authenticating. */
+void conn_resume_input(struct conn *c);
+
 /* A CONNECT that failed to decode: answer with a CONNACK where the version allows, close. */
 void handle_connect_error(struct conn *c, const struct mqtt_packet *p, enum wd_err e);
 

@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth.h"
 #include "broker.h"
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "perms.h"
 #include "session.h"
 #include "tls.h"
 #include "topic.h"
@@ -30,6 +32,12 @@ static void refuse(struct conn *c, uint8_t v5_reason, uint8_t v3_code, const cha
     log_info("connect client=%s addr=%s proto=%u result=refused (%s)", client_id, c->addr,
              c->version, why);
     conn_close(c, v5_reason, false, false);
+}
+
+/* Refuse for one of auth.h's reasons. */
+static void refuse_ar(struct conn *c, enum auth_refusal r, const char *client_id, const char *why)
+{
+    refuse(c, auth_reason(r, MQTT_V5), auth_reason(r, MQTT_V311), client_id, why);
 }
 
 void handle_connect_error(struct conn *c, const struct mqtt_packet *p, enum wd_err e)
@@ -156,96 +164,72 @@ static void put_connack(struct conn *c, bool present, const char *assigned, bool
     conn_mark_output(c);
 }
 
-void handle_connect(struct conn *c, struct mqtt_packet *p)
+/*
+ * What the rest of the connect needs from CONNECT, copied, so that it can
+ * finish after a password check on a worker (the packet bytes are gone by
+ * then).
+ */
+struct pending_connect {
+    uint8_t version;
+    bool clean_start;
+    bool assigned;              /* client id made up by us (5.0: tell the client) */
+    bool ka_changed;            /* 5.0: send Server Keep Alive */
+    bool has_receive_max;
+    bool has_problem_info;
+    uint8_t problem_info;
+    uint8_t method;             /* enum auth_method */
+    uint16_t keepalive;         /* effective */
+    uint16_t receive_max;
+    uint16_t topic_alias_max;
+    uint32_t session_expiry;
+    uint32_t max_packet_size;
+    uint32_t will_delay;
+    struct msg *will;           /* holds a reference, or NULL */
+    struct perms *perms;        /* holds a reference: the identity's permissions, or NULL */
+    bool default_allow;         /* anonymous_default allow applies */
+    char *client_id;            /* owned */
+    char *username;             /* owned or NULL: the identity */
+    char shown[160];            /* how the log names the client */
+    char cert[80];              /* certificate identity, "" when none */
+};
+
+void handle_connect_pending_free(struct pending_connect *pc)
+{
+    if (!pc)
+        return;
+    msg_unref(pc->will);
+    perms_unref(pc->perms);
+    wd_free(pc->client_id);
+    wd_free(pc->username);
+    wd_free(pc);
+}
+
+/* Authenticated: ownership, session attach or create, CONNACK. Takes pc's contents. */
+static void finish(struct conn *c, struct pending_connect *pc)
 {
     struct broker *b = c->b;
     const struct config *cfg = &b->cfg;
-    struct mqtt_connect *cn = &p->u.connect;
-    c->version = cn->version;
-
-    char idbuf[64];
-    const char *id = (const char *)cn->client_id.p;
-    size_t idlen = cn->client_id.len;
-    const char *assigned = NULL;
-    if (idlen == 0) {
-        /* 3.1 needs an id; 3.1.1 only for a clean session [MQTT-3.1.3-7, -8]. */
-        if (cn->version == MQTT_V31 || (cn->version == MQTT_V311 && !cn->clean_start)) {
-            refuse(c, MQTT_RC_CLIENTID_NOT_VALID, MQTT3_ID_REJECTED, "", "empty client id");
-            return;
-        }
-        make_client_id(idbuf, sizeof idbuf);
-        id = idbuf;
-        idlen = strlen(idbuf);
-        if (cn->version == MQTT_V5)
-            assigned = idbuf;
-    }
-    /* How the log names this client: its id and, when given, its user name. */
-    char shown[160], cid[65], user[65];
-    log_clean(cid, sizeof cid, id, idlen);
-    if (cn->has_username)
-        snprintf(shown, sizeof shown, "%s user=%s", cid,
-                 log_clean(user, sizeof user, cn->username.p, cn->username.len));
-    else
-        snprintf(shown, sizeof shown, "%s", cid);
-
-    /* Keepalive: 5.0 is told the server's value; 3.1.x above the maximum is refused. */
-    uint16_t ka = cn->keepalive;
-    bool ka_changed = false;
-    if (ka > cfg->max_keepalive || (ka == 0 && cfg->max_keepalive < 65535)) {
-        if (cn->version != MQTT_V5 && ka > cfg->max_keepalive) {
-            refuse(c, MQTT_RC_CLIENTID_NOT_VALID, MQTT3_ID_REJECTED, shown, "keepalive too long");
-            return;
-        }
-        if (cn->version == MQTT_V5) {
-            ka = (uint16_t)cfg->max_keepalive;
-            ka_changed = true;
-        }
-    }
-
-    if (cn->props.present & MQTT_PROP_BIT(MQTT_P_AUTH_METHOD)) {
-        refuse(c, MQTT_RC_BAD_AUTH_METHOD, MQTT3_NOT_AUTHORIZED, shown, "unsupported auth method");
+    size_t idlen = strlen(pc->client_id);
+    enum auth_refusal ar =
+        auth_owns(b->auth, c->lst, pc->client_id, idlen, pc->username, c->ip);
+    if (ar != AR_NONE) {
+        refuse_ar(c, ar, pc->shown, "client id bound to another identity");
         return;
     }
-    if (cn->has_username || cn->has_password) {
-        /* No identity store in this build: nobody's password can be right. */
-        refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, MQTT3_BAD_CREDENTIALS, shown,
-               "bad user name or password");
-        return;
-    }
-    /* TLS: a verified certificate on a use_*_as_username listener authenticates its identity. */
-    const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
-    const struct config_tls *lt = &c->lst->cfg->tls;
-    const char *cert_user = !ti || !ti->has_cert ? NULL
-                            : lt->use_subject_as_username ? ti->subject
-                            : lt->use_identity_as_username ? ti->identity : NULL;
-    if (cert_user && !*cert_user) {
-        refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT3_NOT_AUTHORIZED, shown,
-               lt->use_subject_as_username ? "certificate has an empty subject"
-                                           : "certificate has no identity of the cert_identity kind");
-        return;
-    }
-    if (cert_user)
-        snprintf(shown, sizeof shown, "%s user=%.80s", cid, cert_user);
-    if (!cert_user && !c->lst->cfg->allow_anonymous) {
-        refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT3_NOT_AUTHORIZED, shown, "anonymous not allowed");
-        return;
-    }
-
-    struct msg *will = NULL;
-    if (cn->will_flag) {
-        uint8_t rc = 0;
-        will = make_will(c, cn, &rc);
-        if (!will) {
-            refuse(c, rc, MQTT3_SERVER_UNAVAILABLE, shown, "invalid will");
+    if (pc->will) {
+        /* The will is published in the client's name: it must be allowed to. */
+        struct acl_subject who = {pc->username, pc->client_id, *pc->cert ? pc->cert : NULL};
+        if (!perms_allow(pc->perms, pc->default_allow, &who, RULE_PUBLISH, msg_topic(pc->will),
+                         pc->will->topic_len, pc->will->qos, pc->will->retain, NULL)) {
+            refuse_ar(c, AR_NOT_AUTHORIZED, pc->shown, "will topic not allowed");
             return;
         }
     }
-
-    struct session *s = session_find(b, id, idlen);
+    struct session *s = session_find(b, pc->client_id, idlen);
     if (s && s->conn)
-        take_over(s, cn->clean_start, c->addr);
+        take_over(s, pc->clean_start, c->addr);
     bool present = false;
-    if (s && cn->clean_start) {
+    if (s && pc->clean_start) {
         session_end(s);
         s = NULL;
     }
@@ -255,38 +239,45 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         /* Back before the Will Delay passed: that will is not sent [MQTT-3.1.3-9]. */
         session_set_will(s, NULL, 0);
     } else {
-        s = session_new(b, id, idlen);
+        s = session_new(b, pc->client_id, idlen);
         if (!s) {
-            msg_unref(will);
-            refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT3_SERVER_UNAVAILABLE, shown, "out of memory");
+            refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT3_SERVER_UNAVAILABLE, pc->shown,
+                   "out of memory");
             return;
         }
     }
-    if (cn->version == MQTT_V5)
-        s->expiry = cn->props.session_expiry;
+    if (pc->version == MQTT_V5)
+        s->expiry = pc->session_expiry;
     else
-        s->expiry = cn->clean_start ? 0 : UINT32_MAX;
-    s->version = cn->version;
+        s->expiry = pc->clean_start ? 0 : UINT32_MAX;
+    s->version = pc->version;
     wd_free(s->username);
-    s->username = cert_user ? wd_strdup(cert_user) : NULL;
+    s->username = pc->username ? wd_strdup(pc->username) : NULL;
+    wd_free(c->username);
+    c->username = pc->username;
+    pc->username = NULL;
+    c->auth_method = pc->method;
+    session_set_perms(s, pc->perms, pc->default_allow);
+    wd_free(s->cn);
+    s->cn = *pc->cert ? wd_strdup(pc->cert) : NULL;
     s->conn = c;
     c->s = s;
-    if (will) {
-        will->origin = s->id;
-        session_set_will(s, will, cn->will_props.will_delay);
+    if (pc->will) {
+        pc->will->origin = s->id;
+        session_set_will(s, pc->will, pc->will_delay);
+        pc->will = NULL;
     }
 
-    c->keepalive = ka;
+    c->keepalive = pc->keepalive;
     uint32_t window = cfg->max_inflight_messages;
-    if (cn->version == MQTT_V5) {
-        if ((cn->props.present & MQTT_PROP_BIT(MQTT_P_RECEIVE_MAX)) &&
-            cn->props.receive_max < window)
-            window = cn->props.receive_max;
-        c->max_packet_out = cn->props.max_packet_size;
-        c->alias_out_max = cn->props.topic_alias_max < CONN_ALIAS_OUT_MAX ? cn->props.topic_alias_max
-                                                                  : CONN_ALIAS_OUT_MAX;
-        if (cn->props.present & MQTT_PROP_BIT(MQTT_P_REQUEST_PROBLEM_INFO))
-            c->problem_info = cn->props.request_problem_info;
+    if (pc->version == MQTT_V5) {
+        if (pc->has_receive_max && pc->receive_max < window)
+            window = pc->receive_max;
+        c->max_packet_out = pc->max_packet_size;
+        c->alias_out_max =
+            pc->topic_alias_max < CONN_ALIAS_OUT_MAX ? pc->topic_alias_max : CONN_ALIAS_OUT_MAX;
+        if (pc->has_problem_info)
+            c->problem_info = pc->problem_info;
     }
     c->window = (uint16_t)window;
     c->state = CONN_ACTIVE;
@@ -296,13 +287,203 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     if (b->nclients > b->stats.peak_connections)
         b->stats.peak_connections = b->nclients;
 
-    put_connack(c, present, assigned, ka_changed);
+    put_connack(c, present, pc->assigned ? s->client_id : NULL, pc->ka_changed);
     loop_timer_cancel(b->loop, &c->timer);
     if (c->keepalive)
         loop_timer_arm(b->loop, &c->timer, (uint64_t)c->keepalive * 1500);
-    log_info("connect client=%s addr=%s proto=%u%s%s%s%s result=success", shown, c->addr,
-             c->version, present ? " session=resumed" : "", ti && ti->has_cert ? " cert=" : "",
-             ti && ti->has_cert ? ti->identity : "", cert_user ? " auth=certificate" : "");
+    log_info("connect client=%s addr=%s proto=%u%s%s%s auth=%s result=success", pc->shown,
+             c->addr, c->version, present ? " session=resumed" : "", *pc->cert ? " cert=" : "",
+             pc->cert, auth_method_name(pc->method));
     if (present)
         session_resume(s);
+}
+
+/* The worker's answer to a password check (broker thread). */
+/* The worker's answer to a password or certificate-identity check (broker thread). */
+static void checked(void *ctx, enum auth_refusal r, struct perms *perms)
+{
+    struct conn *c = ctx;
+    struct pending_connect *pc = c->pending;
+    c->ticket = NULL;
+    c->pending = NULL;
+    perms_unref(pc->perms);
+    pc->perms = perms;
+    if (c->state == CONN_AUTH) {
+        c->state = CONN_NEW;
+        if (r != AR_NONE) {
+            refuse_ar(c, r, pc->shown, auth_refusal_text(r));
+        } else {
+            finish(c, pc);
+            conn_resume_input(c);
+        }
+    }
+    handle_connect_pending_free(pc);
+}
+
+void handle_connect(struct conn *c, struct mqtt_packet *p)
+{
+    struct broker *b = c->b;
+    const struct config *cfg = &b->cfg;
+    struct mqtt_connect *cn = &p->u.connect;
+    c->version = cn->version;
+
+    struct pending_connect *pc = wd_calloc(1, sizeof *pc);
+    if (!pc) {
+        refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT3_SERVER_UNAVAILABLE, "-", "out of memory");
+        return;
+    }
+    pc->version = cn->version;
+    pc->clean_start = cn->clean_start;
+    if (cn->client_id.len == 0) {
+        /* 3.1 needs an id; 3.1.1 only for a clean session [MQTT-3.1.3-7, -8]. */
+        if (cn->version == MQTT_V31 || (cn->version == MQTT_V311 && !cn->clean_start)) {
+            refuse(c, MQTT_RC_CLIENTID_NOT_VALID, MQTT3_ID_REJECTED, "", "empty client id");
+            handle_connect_pending_free(pc);
+            return;
+        }
+        char idbuf[64];
+        make_client_id(idbuf, sizeof idbuf);
+        pc->client_id = wd_strdup(idbuf);
+        pc->assigned = cn->version == MQTT_V5;
+    } else {
+        pc->client_id = wd_strndup((const char *)cn->client_id.p, cn->client_id.len);
+    }
+    if (cn->has_username)
+        pc->username = wd_strndup((const char *)cn->username.p, cn->username.len);
+    if (!pc->client_id || (cn->has_username && !pc->username)) {
+        refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT3_SERVER_UNAVAILABLE, "-", "out of memory");
+        handle_connect_pending_free(pc);
+        return;
+    }
+    size_t idlen = strlen(pc->client_id);
+    /* How the log names this client: its id and, when given, its user name. */
+    char cid[65], user[65];
+    log_clean(cid, sizeof cid, pc->client_id, idlen);
+    if (cn->has_username)
+        snprintf(pc->shown, sizeof pc->shown, "%s user=%s", cid,
+                 log_clean(user, sizeof user, cn->username.p, cn->username.len));
+    else
+        snprintf(pc->shown, sizeof pc->shown, "%s", cid);
+    const char *shown = pc->shown;
+
+    /* Keepalive: 5.0 is told the server's value; 3.1.x above the maximum is refused. */
+    uint16_t ka = cn->keepalive;
+    if (ka > cfg->max_keepalive || (ka == 0 && cfg->max_keepalive < 65535)) {
+        if (cn->version != MQTT_V5 && ka > cfg->max_keepalive) {
+            refuse(c, MQTT_RC_CLIENTID_NOT_VALID, MQTT3_ID_REJECTED, shown, "keepalive too long");
+            handle_connect_pending_free(pc);
+            return;
+        }
+        if (cn->version == MQTT_V5) {
+            ka = (uint16_t)cfg->max_keepalive;
+            pc->ka_changed = true;
+        }
+    }
+    pc->keepalive = ka;
+    const struct mqtt_props *pr = &cn->props;
+    pc->session_expiry = pr->session_expiry;
+    pc->has_receive_max = pr->present & MQTT_PROP_BIT(MQTT_P_RECEIVE_MAX);
+    pc->receive_max = pr->receive_max;
+    pc->max_packet_size = pr->max_packet_size;
+    pc->topic_alias_max = pr->topic_alias_max;
+    pc->has_problem_info = pr->present & MQTT_PROP_BIT(MQTT_P_REQUEST_PROBLEM_INFO);
+    pc->problem_info = pr->request_problem_info;
+
+    enum auth_refusal ar = AR_NONE;
+    const char *why = NULL;
+    /* TLS: a verified certificate on a use_*_as_username listener authenticates its identity. */
+    const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+    const struct config_tls *lt = &c->lst->cfg->tls;
+    const char *cert_user = !ti || !ti->has_cert ? NULL
+                            : lt->use_subject_as_username ? ti->subject
+                            : lt->use_identity_as_username ? ti->identity : NULL;
+    if (ti && ti->has_cert)
+        snprintf(pc->cert, sizeof pc->cert, "%.79s", ti->identity);
+    if (pr->present & MQTT_PROP_BIT(MQTT_P_AUTH_METHOD)) {
+        ar = AR_BAD_METHOD;
+        why = "unsupported auth method";
+    } else if (cert_user && !*cert_user) {
+        ar = AR_NOT_AUTHORIZED;
+        why = lt->use_subject_as_username ? "certificate has an empty subject"
+                                          : "certificate has no identity of the cert_identity kind";
+    } else if (cert_user && (cn->has_username || cn->has_password)) {
+        ar = AR_BAD_CREDENTIALS;
+        why = "credentials sent with a certificate identity";
+    } else {
+        /* 1, 2: bans and the client-id policy, before anything expensive. */
+        ar = auth_precheck(b->auth, c->lst, c->ip, pc->client_id, idlen,
+                           cert_user ? cert_user : pc->username,
+                           cert_user ? strlen(cert_user) : cn->username.len);
+        if (ar == AR_NONE && !cert_user && !cn->has_username && !cn->has_password &&
+            !c->lst->cfg->allow_anonymous) {
+            ar = AR_NOT_AUTHORIZED;
+            why = "anonymous not allowed";
+        } else if (ar == AR_NONE && cn->has_password && !cn->has_username) {
+            ar = AR_BAD_CREDENTIALS; /* 5.0 allows it; we have no user to check it against */
+        }
+    }
+    if (ar != AR_NONE) {
+        refuse_ar(c, ar, shown, why ? why : auth_refusal_text(ar));
+        handle_connect_pending_free(pc);
+        return;
+    }
+    if (cn->will_flag) {
+        uint8_t rc = 0;
+        pc->will = make_will(c, cn, &rc);
+        if (!pc->will) {
+            refuse(c, rc, MQTT3_SERVER_UNAVAILABLE, shown, "invalid will");
+            handle_connect_pending_free(pc);
+            return;
+        }
+        pc->will_delay = cn->will_props.will_delay;
+    }
+    if (cert_user) {
+        wd_free(pc->username);
+        pc->username = wd_strdup(cert_user);
+        if (!pc->username) {
+            refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT3_SERVER_UNAVAILABLE, shown, "out of memory");
+            handle_connect_pending_free(pc);
+            return;
+        }
+        snprintf(pc->shown, sizeof pc->shown, "%s user=%.80s", cid, cert_user);
+        pc->method = AUTH_CERTIFICATE;
+        /* The store decides what this identity may do (and whether it is disabled). */
+        struct auth_ticket *t = NULL;
+        ar = auth_identity(b->auth, pc->username, checked, c, &t);
+        if (ar != AR_NONE) {
+            refuse_ar(c, ar, shown, auth_refusal_text(ar));
+            handle_connect_pending_free(pc);
+            return;
+        }
+        if (t) {
+            c->state = CONN_AUTH;
+            c->ticket = t;
+            c->pending = pc;
+            return;
+        }
+    } else if (cn->has_username) {
+        /* 3: the password, on a worker unless a recent identical login vouches for it. */
+        struct auth_ticket *t = NULL;
+        pc->method = AUTH_PASSWORD;
+        ar = auth_password(b->auth, c->ip, pc->client_id, pc->username, cn->username.len,
+                           cn->password.p, cn->password.len, checked, c, &t, &pc->perms);
+        if (ar != AR_NONE) {
+            refuse_ar(c, ar, shown, auth_refusal_text(ar));
+            handle_connect_pending_free(pc);
+            return;
+        }
+        if (t) {
+            c->state = CONN_AUTH;
+            c->ticket = t;
+            c->pending = pc;
+            return;
+        }
+        log_debug("credentials of %s verified from cache", pc->username);
+    } else {
+        pc->method = AUTH_ANONYMOUS;
+        pc->perms = perms_ref(auth_anonymous_perms(b->auth));
+        pc->default_allow = c->lst->cfg->anonymous_default == ANON_DEFAULT_ALLOW;
+    }
+    finish(c, pc);
+    handle_connect_pending_free(pc);
 }

@@ -93,6 +93,13 @@ void handle_publish(struct conn *c, struct mqtt_packet *p)
             ack(c, pub, MQTT_RC_PAYLOAD_FORMAT_INVALID);
         return;
     }
+    if (!session_may(s, RULE_PUBLISH, topic, tlen, pub->qos, pub->retain, NULL)) {
+        /* 5.0 learns it was refused; 3.1.x has no way to be told: acknowledged, dropped. */
+        log_info("publish denied client=%s topic=%.*s", s->client_id, (int)tlen, topic);
+        b->stats.msgs_denied++;
+        ack(c, pub, c->version == MQTT_V5 ? MQTT_RC_NOT_AUTHORIZED : 0);
+        return;
+    }
     if (pub->qos == 2) {
         if (session_in_qos2_has(s, pub->packet_id)) {
             /* A resend before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9]. */

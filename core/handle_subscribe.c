@@ -69,9 +69,27 @@ void handle_subscribe(struct conn *c, struct mqtt_packet *p)
             if (!found)
                 rc = MQTT_RC_QUOTA_EXCEEDED;
         }
+        uint8_t allowed_qos = e.qos;
         if (!rc) {
+            /* Allowed only if a rule covers every topic the filter can match. */
+            const char *tf = (const char *)e.filter.p;
+            size_t tl = e.filter.len;
+            if (shared) {
+                const char *g;
+                size_t gl;
+                bool sh;
+                topic_parse_shared(tf, tl, &sh, &g, &gl, &tf, &tl);
+            }
+            if (!session_may(s, RULE_SUBSCRIBE, tf, tl, e.qos, false, &allowed_qos)) {
+                rc = MQTT_RC_NOT_AUTHORIZED;
+                log_info("subscribe denied client=%s filter=%.*s", s->client_id,
+                         (int)e.filter.len, (const char *)e.filter.p);
+            }
+        }
+        if (!rc) {
+            uint8_t q = allowed_qos < e.qos ? allowed_qos : e.qos;
             struct tree_opts o = {
-                .qos = e.qos < cfg->max_qos ? e.qos : (uint8_t)cfg->max_qos,
+                .qos = q < cfg->max_qos ? q : (uint8_t)cfg->max_qos,
                 .no_local = e.no_local,
                 .retain_as_published = e.retain_as_published,
                 .retain_handling = e.retain_handling,

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "../store/store.h"
 
 static void usage(FILE *f)
 {
@@ -170,13 +171,27 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct broker *b = broker_new(&cfg);
+    /* The identity store: created on first run (directory 0700, files 0600). */
+    struct store_opts so = {.create = true, .audit_max = cfg.audit_max_entries};
+    struct store *st = NULL;
+    char why[256];
+    if (store_open(cfg.store_dir, &so, &st, why, sizeof why) != WD_OK) {
+        fprintf(stderr, "warden: store %s: %s\n", cfg.store_dir, why);
+        config_fini(&cfg);
+        return 1;
+    }
+    struct backend_ops ops;
+    store_backend_ops(st, &ops);
+
+    struct broker *b = broker_new(&cfg, &ops);
     if (!b) {
         config_fini(&cfg);
+        store_close(st);
         return 1;
     }
     broker_run(b);
     int rc = b->exit_code;
     broker_free(b);
+    store_close(st);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "log.h"
+#include "perms.h"
 #include "mem.h"
 #include "retain.h"
 #include "route.h"
@@ -243,6 +244,9 @@ void session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
                      const uint32_t *subids, uint16_t nsubid)
 {
     if (expired(s->b, m))
+        return;
+    /* Receive is checked per message: a wildcard subscription never leaks a denied topic. */
+    if (!session_may(s, RULE_RECEIVE, msg_topic(m), m->topic_len, qos, false, NULL))
         return;
     bool online = s->conn && s->conn->state == CONN_ACTIVE;
     if (!online && qos == 0)
@@ -511,6 +515,40 @@ static void expiry_timer_fired(struct loop_timer *t)
     session_end(s);
 }
 
+void session_set_perms(struct session *s, struct perms *perms, bool default_allow)
+{
+    struct perms *old = s->perms;
+    s->perms = perms_ref(perms);
+    s->default_allow = default_allow;
+    perms_unref(old);
+}
+
+bool session_may(const struct session *s, unsigned action, const char *topic, size_t tlen,
+                 uint8_t qos, bool retain, uint8_t *granted)
+{
+    struct acl_subject who = {s->username, s->client_id, s->cn};
+    return perms_allow(s->perms, s->default_allow, &who, action, topic, tlen, qos, retain,
+                       granted);
+}
+
+void session_recheck(struct session *s)
+{
+    for (uint32_t i = 0; i < s->nsubs;) {
+        struct sub_rec *r = &s->subs[i];
+        uint8_t granted;
+        if (session_may(s, RULE_SUBSCRIBE, r->filter + r->topic_off, r->flen - r->topic_off,
+                        r->opts.qos, false, &granted)) {
+            i++;
+            continue;
+        }
+        log_notice("subscription %s of client=%s removed: no longer allowed", r->filter,
+                   s->client_id);
+        sub_untree(s, r);
+        wd_free(r->filter);
+        s->subs[i] = s->subs[--s->nsubs];
+    }
+}
+
 static void session_free(struct session *s)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
@@ -525,6 +563,8 @@ static void session_free(struct session *s)
     loop_timer_cancel(s->b->loop, &s->will_timer);
     loop_timer_cancel(s->b->loop, &s->expiry_timer);
     table_remove(s);
+    perms_unref(s->perms);
+    wd_free(s->cn);
     wd_free(s->username);
     wd_free(s->client_id);
     wd_free(s);

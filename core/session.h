@@ -86,6 +86,9 @@ struct session {
     struct loop_timer will_timer;
     struct loop_timer expiry_timer;
     uint64_t disconnected_at;/* wall clock seconds, when offline */
+    struct perms *perms;     /* holds a reference: topic permissions, NULL = none */
+    bool default_allow;      /* the answer when no rule matches (anonymous_default allow) */
+    char *cn;                /* owned or NULL: certificate identity (%cn) */
     uint64_t route_mark;     /* route.c: routing pass that last saw this session */
     uint32_t route_slot;     /* route.c: its entry in that pass */
 };
@@ -140,6 +143,16 @@ enum wd_err session_unsubscribe(struct session *s, const char *filter, size_t fl
 void session_set_will(struct session *s, struct msg *m, uint32_t delay);
 /* Publish the will now if there is one, and clear it. */
 void session_fire_will(struct session *s);
+
+/* Replace the session's permissions (takes a new reference to perms). */
+void session_set_perms(struct session *s, struct perms *perms, bool default_allow);
+
+/* May this session do action on topic? (RULE_* from backend.h) */
+bool session_may(const struct session *s, unsigned action, const char *topic, size_t tlen,
+                 uint8_t qos, bool retain, uint8_t *granted);
+
+/* Permissions changed: remove subscriptions they no longer allow (logged). */
+void session_recheck(struct session *s);
 
 /* The client went away: decide on will and expiry (called by conn.c). */
 void session_detach(struct session *s, bool send_will);

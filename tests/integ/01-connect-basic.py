@@ -167,9 +167,9 @@ def connect_log_line():
         lib.skip("Warden log format")
     with lib.Broker() as b:
         c = lib.client(b, "logme", version=5)
-        b.wait_log(r"connect client=logme addr=127\.0\.0\.1:\d+ proto=5 result=success")
+        b.wait_log(r"connect client=logme addr=127\.0\.0\.1:\d+ proto=5 (\S+ )*auth=anonymous result=success")
         c4 = lib.client(b, "logme4", version=4)
-        b.wait_log(r"connect client=logme4 addr=127\.0\.0\.1:\d+ proto=4 result=success")
+        b.wait_log(r"connect client=logme4 addr=127\.0\.0\.1:\d+ proto=4 (\S+ )*auth=anonymous result=success")
         c.disconnect()
         b.wait_log(r"disconnect client=logme\b.* reason=")
         c4.pub("t", b"PAYLOAD-NOT-LOGGED", qos=1)

@@ -54,6 +54,7 @@ Documented API (see libapi.md) plus these additions:
     lib.run_warden(args, timeout=10, input=None) -> CompletedProcess (text).
 """
 
+import atexit
 import os
 import queue
 import re
@@ -240,7 +241,7 @@ def wait_until(pred, timeout=5, interval=0.02, msg=None):
 # ---------------------------------------------------------------- broker
 
 _MOSQ_DROP = {"store_dir", "log_level", "log_dest", "connect_timeout", "max_topic_length",
-              "max_topic_levels", "max_subscriptions_per_client"}
+              "max_topic_levels", "max_subscriptions_per_client", "anonymous_default"}
 _MOSQ_RENAME = {"topic_alias_maximum": "max_topic_alias"}
 
 
@@ -262,9 +263,28 @@ def _mosquitto_conf(text):
     return "\n".join(out) + "\n"
 
 
+_seed_dir = None
+
+
+def _seed_store(store_dir):
+    """Give a test broker's store rules that allow every client everything
+    (role default: all on '#' and subscribe/receive on '$SYS/#'), so that tests
+    of other features are not about permissions. Made once per process with
+    the real CLI, then copied."""
+    global _seed_dir
+    if _seed_dir is None:
+        d = tempfile.mkdtemp(prefix="warden-seed-")
+        for rule in (["allow", "all", "#"], ["allow", "subscribe,receive", "$SYS/#"]):
+            r = run_warden(["role", "rule", "add", "default"] + rule + ["--store", d])
+            assert r.returncode == 0, "seeding the store: %s" % r.stderr
+        atexit.register(shutil.rmtree, d, True)
+        _seed_dir = d
+    shutil.copy(os.path.join(_seed_dir, "data.mdb"), os.path.join(store_dir, "data.mdb"))
+
+
 class Broker:
     def __init__(self, extra="", conf=None, args=(), anonymous=True, expect_exit=0,
-                 port=None, wait=True, timeout=10, argv=None):
+                 port=None, wait=True, timeout=10, argv=None, open_rules=True):
         self.host = HOST
         self.port = port or free_port()
         self.is_mosquitto = is_mosquitto()
@@ -280,7 +300,12 @@ class Broker:
         if conf is None:
             conf = ("listener {port} 127.0.0.1\n"
                     "allow_anonymous %s\n"
-                    "store_dir {store_dir}\n" % ("true" if anonymous else "false")) + extra
+                    "store_dir {store_dir}\n" % ("true" if anonymous else "false"))
+            if anonymous and open_rules:
+                conf += "anonymous_default allow\n"
+            conf += extra
+        if open_rules and not self.is_mosquitto:
+            _seed_store(self.store_dir)
         # A free port can be taken by someone else before the broker binds it:
         # when that happens and the port was ours to choose, try another.
         for attempt in range(3):

@@ -41,13 +41,15 @@ def tls_conf(keys="", plain_port=None, cert="server", anonymous=True):
     """A config whose first listener ({port}) is TLS with extra listener keys;
     plain_port adds a plain listener beside it."""
     text = ("listener {port} 127.0.0.1\n"
-            "allow_anonymous %s\n"
+            "allow_anonymous %s\n%s"
             "certfile %s\nkeyfile %s\n" % ("true" if anonymous else "false",
+                                           "anonymous_default allow\n" if anonymous else "",
                                            p(cert + ".pem"), p(cert + ".key")))
     text += keys
     if plain_port:
-        text += "listener %d 127.0.0.1\nallow_anonymous %s\n" % (
-            plain_port, "true" if anonymous else "false")
+        text += "listener %d 127.0.0.1\nallow_anonymous %s\n%s" % (
+            plain_port, "true" if anonymous else "false",
+            "anonymous_default allow\n" if anonymous else "")
     text += "store_dir {store_dir}\n"
     return text
 

@@ -46,7 +46,7 @@ static int setup(void **state)
     if (config_embedded(&cfg, 0) != WD_OK)
         return -1;
     cfg.sys_interval = 0;
-    f.b = broker_new(&cfg);
+    f.b = broker_new(&cfg, NULL);
     if (!f.b)
         return -1;
     f.a = admin_of(f.b);
@@ -170,7 +170,7 @@ static void test_calls_after_shutdown_fail_cleanly(void **state)
     config_defaults(&cfg);
     assert_int_equal(config_embedded(&cfg, 0), WD_OK);
     cfg.sys_interval = 0;
-    struct broker *b = broker_new(&cfg);
+    struct broker *b = broker_new(&cfg, NULL);
     assert_non_null(b);
     pthread_t t;
     pthread_create(&t, NULL, run, b);

@@ -55,7 +55,7 @@ static ssize_t run_once(unsigned long fail_at, uint8_t *got, size_t cap, bool *r
     cfg.sys_interval = 0;
     unsigned long start = mem_alloc_count();
     mem_fail_after(fail_at);
-    struct broker *b = broker_new(&cfg);
+    struct broker *b = broker_new(&cfg, NULL);
     ssize_t total = -1;
     if (b) {
         int fd = dial(b->listeners[0].port);
