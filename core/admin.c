@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "broker.h"
 #include "conn.h"
 #include "log.h"
@@ -198,6 +200,8 @@ static enum wd_err copy_session(const struct session *s, struct admin_session *o
     o->inflight = s->inflight.count;
     o->queued = s->queue.count;
     o->expiry = s->expiry;
+    if (c)
+        snprintf(o->auth_method, sizeof o->auth_method, "%s", auth_method_name(c->auth_method));
     o->since = s->disconnected_at;
     if (c) {
         memcpy(o->addr, c->addr, sizeof o->addr);

@@ -32,6 +32,7 @@ struct admin_session {
     uint32_t inflight;
     uint32_t queued;
     uint32_t expiry;          /* Session Expiry Interval, UINT32_MAX = never */
+    char auth_method[16];     /* "anonymous", "password", "certificate"; "" when offline */
     /* TLS, when connected over a TLS listener ("" / NULL / 0 otherwise). */
     char tls_version[16];     /* "TLSv1.3" */
     char tls_cipher[64];

@@ -797,6 +797,37 @@ static void write_ban(struct auth *a, enum ban_kind kind, const char *value)
         wd_free(j);
 }
 
+/* ---- per-address limits ---- */
+
+bool auth_accept(struct auth *a, const char *ip)
+{
+    const struct config *cfg = &a->b->cfg;
+    size_t len = strlen(ip);
+    if (cfg->connect_rate_per_address) {
+        /* A fixed one-second window: cheap, and enough to stop a reconnect flood. */
+        struct counter *r = counter_get(a, "r:", ip, len);
+        if (now_ms(a) - r->since_ms >= 1000) {
+            r->since_ms = now_ms(a);
+            r->count = 0;
+        }
+        if (r->count >= cfg->connect_rate_per_address)
+            return false;
+        r->count++;
+    }
+    struct counter *n = counter_get(a, "n:", ip, len);
+    if (cfg->max_connections_per_address && n->count >= cfg->max_connections_per_address)
+        return false;
+    n->count++;
+    return true;
+}
+
+void auth_release(struct auth *a, const char *ip)
+{
+    struct counter *n = counter_get(a, "n:", ip, strlen(ip));
+    if (n->count)
+        n->count--;
+}
+
 /* ---- pre-checks and ownership ---- */
 
 enum auth_refusal auth_precheck(struct auth *a, const struct listener *l, const char *ip,

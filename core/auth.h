@@ -96,6 +96,13 @@ enum auth_refusal auth_owns(struct auth *a, const struct listener *l, const char
 bool auth_identity_banned(const struct auth *a, const char *user, const char *cid,
                           const char *ip);
 
+/*
+ * A new socket from ip: within max_connections_per_address and
+ * connect_rate_per_address? true counts it (auth_release() when it closes).
+ */
+bool auth_accept(struct auth *a, const char *ip);
+void auth_release(struct auth *a, const char *ip);
+
 /* Store generation last seen (0 before the first refresh or without a store). */
 uint64_t auth_generation(const struct auth *a);
 

@@ -117,6 +117,8 @@ static const struct key keys[] = {
     G(auth_fail_ban_after, T_UINT, 0, 1000000),      /* 0 = never ban */
     G(auth_fail_window, T_UINT, 1, 86400),
     G(auth_ban_duration, T_UINT, 1, 31536000),
+    G(max_connections_per_address, T_UINT, 0, UINT32_MAX),
+    G(connect_rate_per_address, T_UINT, 0, UINT32_MAX),
     L(allow_anonymous, T_BOOL, 0, 0),
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */

@@ -95,6 +95,8 @@ struct config {
     uint32_t auth_fail_ban_after;    /* failures in the window before a ban, default 10 */
     uint32_t auth_fail_window;       /* seconds failures are counted over, default 300 */
     uint32_t auth_ban_duration;      /* seconds a brute-force ban lasts, default 600 */
+    uint32_t max_connections_per_address; /* open at once from one address; 0 = no limit */
+    uint32_t connect_rate_per_address;    /* new connections a second from one address; 0 = no limit */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */

@@ -97,6 +97,13 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
         iplen -= 2;
     }
     snprintf(c->ip, sizeof c->ip, "%.*s", (int)iplen, ip);
+    if (!auth_accept(b->auth, c->ip)) {
+        log_info("refusing %s: too many connections from %s", addr, c->ip);
+        close(fd);
+        wd_free(c);
+        return;
+    }
+    c->counted = true;
     buf_init(&c->in);
     buf_init(&c->out);
     loop_timer_init(&c->timer, on_timer);
@@ -106,12 +113,14 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
         timeout = lst->cfg->tls.handshake_timeout;
         if (!(c->tls = tls_conn_new(lst->tls, fd))) {
             log_warning("out of memory accepting %s", addr);
+            auth_release(b->auth, c->ip);
             close(fd);
             wd_free(c);
             return;
         }
     }
     if (loop_add(b->loop, &c->io, fd, LOOP_READABLE, on_io) != WD_OK) {
+        auth_release(b->auth, c->ip);
         tls_conn_free(c->tls);
         close(fd);
         wd_free(c);
@@ -152,6 +161,8 @@ void conn_free(struct conn *c)
 {
     struct broker *b = c->b;
     auth_cancel(c->ticket);
+    if (c->counted)
+        auth_release(b->auth, c->ip);
     handle_connect_pending_free(c->pending);
     wd_free(c->username);
     loop_del(b->loop, &c->io);

@@ -75,6 +75,7 @@ struct conn {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     struct tls_conn *tls;            /* owned; NULL on a plain listener (tls.h: identity, cipher) */
     char ip[48];                     /* the peer address without port (bans, counters) */
+    bool counted;                    /* in auth's per-address count (auth_release at free) */
     char *username;                  /* owned or NULL: the authenticated identity */
     uint8_t auth_method;             /* enum auth_method */
     struct auth_ticket *ticket;      /* a password check in progress (CONN_AUTH) */

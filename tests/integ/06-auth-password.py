@@ -257,6 +257,24 @@ def a_full_auth_queue_answers_server_busy():
 
 
 @lib.case
+def per_address_connection_limits():
+    with lib.Broker(extra="max_connections_per_address 3\n") as b:
+        held = [lib.Raw(b) for _ in range(3)]
+        for i, r in enumerate(held):
+            assert r.connect("held%d" % i, version=4)[1] == 0
+        extra = lib.Raw(b)
+        extra.expect_closed(timeout=3)  # closed at once, no CONNACK
+        held[0].close()
+        lib.wait_until(lambda: rc_of(b, "after", 4) == 0, timeout=5,
+                       msg="a slot did not free up after a close")
+        for r in held[1:]:
+            r.close()
+    with lib.Broker(extra="connect_rate_per_address 5\n") as b:
+        codes = [rc_of(b, "burst%d" % i, 4, timeout=3) for i in range(15)]
+        assert codes.count(None) >= 5 and codes.count(0) >= 5, "codes: %r" % codes
+
+
+@lib.case
 def fifty_logins_while_traffic_keeps_flowing():
     with lib.Broker() as b:
         add_user(b, "fleet")

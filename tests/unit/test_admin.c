@@ -121,6 +121,7 @@ static void test_sessions_subs_stats_disconnect(void **state)
     assert_int_equal(ss.v[0].keepalive, 60);
     assert_int_equal(ss.v[0].subscriptions, 1);
     assert_int_equal(ss.v[0].msgs_in, 2);
+    assert_string_equal(ss.v[0].auth_method, "anonymous");
     assert_non_null(strstr(ss.v[0].addr, "127.0.0.1:"));
     admin_sessions_free(&ss);
 

@@ -166,6 +166,60 @@ static void test_every_key(void **state)
 }
 
 /* The password and audit keys of the store (issue 3): defaults, values, ranges. */
+/* Authentication and per-listener identity keys (issue 4) and anonymous_default. */
+static void test_auth_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(c.auth_workers, 1);
+    assert_int_equal(c.max_pending_auth, 256);
+    assert_int_equal(c.auth_cache_seconds, 300);
+    assert_int_equal(c.auth_fail_delay_after, 3);
+    assert_int_equal(c.auth_fail_ban_after, 10);
+    assert_int_equal(c.auth_fail_window, 300);
+    assert_int_equal(c.auth_ban_duration, 600);
+    assert_int_equal(c.max_connections_per_address, 0);
+    assert_int_equal(c.connect_rate_per_address, 0);
+    config_fini(&c);
+
+    assert_int_equal(parse(&c, "auth_workers 2\nmax_pending_auth 9\nauth_cache_seconds 0\n"
+                               "auth_fail_delay_after 1\nauth_fail_ban_after 4\n"
+                               "auth_fail_window 30\nauth_ban_duration 60\n"
+                               "max_connections_per_address 5\nconnect_rate_per_address 7\n"
+                               "listener 1883 127.0.0.1\n"
+                               "clientid_pattern ^[0-9a-f]{12}$\nmax_clientid_length 12\n"
+                               "clientid_bound_only true\nanonymous_default allow\n"
+                               "listener 1884 127.0.0.1\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.auth_workers, 2);
+    assert_int_equal(c.max_pending_auth, 9);
+    assert_int_equal(c.auth_cache_seconds, 0);
+    assert_int_equal(c.auth_fail_ban_after, 4);
+    assert_int_equal(c.max_connections_per_address, 5);
+    assert_int_equal(c.connect_rate_per_address, 7);
+    assert_string_equal(c.listeners[0].clientid_pattern, "^[0-9a-f]{12}$");
+    assert_int_equal(c.listeners[0].max_clientid_length, 12);
+    assert_true(c.listeners[0].clientid_bound_only);
+    assert_int_equal(c.listeners[0].anonymous_default, ANON_DEFAULT_ALLOW);
+    /* Listener keys stay with their section; a new listener has the defaults. */
+    assert_null(c.listeners[1].clientid_pattern);
+    assert_false(c.listeners[1].clientid_bound_only);
+    assert_int_equal(c.listeners[1].anonymous_default, ANON_DEFAULT_DENY);
+    assert_false(c.listeners[1].allow_anonymous);
+    config_fini(&c);
+
+    assert_int_equal(parse(&c, "auth_workers 0\nlistener 1883\nclientid_pattern a(b\n"
+                               "anonymous_default maybe\n"),
+                     WD_ECONFIG);
+    assert_int_equal(errs.n, 3);
+    assert_string_equal(errs.e[0].msg, "auth_workers: 0 is out of range 1..16");
+    assert_non_null(strstr(errs.e[1].msg, "anonymous_default"));
+    assert_non_null(strstr(errs.e[2].msg, "clientid_pattern: not a valid POSIX extended"));
+    config_fini(&c);
+}
+
 static void test_store_keys(void **state)
 {
     (void)state;
@@ -739,6 +793,7 @@ int main(void)
         T(test_embedded),
         T(test_every_key),
         T(test_store_keys),
+        T(test_auth_keys),
     T(test_enum_values),
         T(test_listener_sections),
         T(test_default_listener),
