@@ -123,6 +123,7 @@ static const struct key keys[] = {
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
     LX(clientid_bound_only, T_BOOL, 0, 0),
+    LX(allow_zero_length_clientid, T_BOOL, 0, 0),
     {"anonymous_default", SCOPE_LISTENER, T_ENUM, 0, 0,
      offsetof(struct config_listener, anonymous_default),
      FIELD_SIZE(struct config_listener, anonymous_default), anon_default_names, -1},
@@ -288,6 +289,7 @@ static enum wd_err add_listener(struct config *cfg, uint16_t port, const char *a
     l->port = port;
     l->address = a;
     l->allow_anonymous = false; /* default deny: only the embedded default allows anonymous */
+    l->allow_zero_length_clientid = true;
     l->line = line;
     l->tls.tls_version = TLS_V12;
     l->tls.handshake_timeout = 10;

@@ -58,6 +58,7 @@ struct config_listener {
     char *clientid_pattern;          /* owned or NULL: POSIX ERE a client id must match */
     uint32_t max_clientid_length;    /* 0 = no limit */
     bool clientid_bound_only;        /* refuse client ids that have no binding */
+    bool allow_zero_length_clientid; /* give empty client ids one of ours (default true) */
     enum config_anon_default anonymous_default; /* anonymous clients when no rule matches */
     int line;                        /* line of its `listener` key (0 = built in) */
     struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */

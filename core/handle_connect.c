@@ -336,7 +336,8 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     pc->clean_start = cn->clean_start;
     if (cn->client_id.len == 0) {
         /* 3.1 needs an id; 3.1.1 only for a clean session [MQTT-3.1.3-7, -8]. */
-        if (cn->version == MQTT_V31 || (cn->version == MQTT_V311 && !cn->clean_start)) {
+        if (cn->version == MQTT_V31 || (cn->version == MQTT_V311 && !cn->clean_start) ||
+            !c->lst->cfg->allow_zero_length_clientid) {
             refuse(c, MQTT_RC_CLIENTID_NOT_VALID, MQTT3_ID_REJECTED, "", "empty client id");
             handle_connect_pending_free(pc);
             return;

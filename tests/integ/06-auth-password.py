@@ -141,6 +141,25 @@ def client_id_pattern_and_length():
 
 
 @lib.case
+def empty_client_ids_per_listener():
+    with lib.Broker(extra="allow_zero_length_clientid false\n") as b:
+        assert rc_of(b, "", 5) == 0x85
+        assert rc_of(b, "", 4) == 2
+    with lib.Broker() as b:
+        assert rc_of(b, "", 5) == 0
+        assert rc_of(b, "", 4) == 0
+
+
+@lib.case
+def an_unsupported_authentication_method_is_refused():
+    with lib.Broker() as b:
+        r = lib.Raw(b)
+        r.send(lib.pkt_connect("am", version=5, props=lib.prop(lib.P_AUTH_METHOD, "SCRAM-SHA-1")))
+        p = r.recv_packet(5)
+        assert p and p[0] == lib.CONNACK and lib.parse_connack(p[2])[1] == 0x8C, lib.describe(p)
+
+
+@lib.case
 def a_bound_client_id_is_only_for_its_owner():
     with lib.Broker() as b:
         add_user(b, "owner")
