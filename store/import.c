@@ -567,6 +567,19 @@ static enum wd_err rewrap(struct dyn *d, const char *what, size_t i)
  * Optional string member key of obj. out: *out borrowed from the tree (NULL if
  * absent). WD_EMALFORMED if present but not a string or not valid UTF-8.
  */
+static enum wd_err opt_str(struct dyn *d, json_t *obj, const char *key, const char **out);
+
+/* Mosquitto 2.0 writes "textName"/"textDescription" in its file; its commands say
+ * "textname"/"textdescription". Accept either spelling. */
+static enum wd_err opt_text(struct dyn *d, json_t *obj, const char *camel, const char *lower,
+                            const char **out)
+{
+    enum wd_err rc = opt_str(d, obj, camel, out);
+    if (rc == WD_OK && !*out)
+        rc = opt_str(d, obj, lower, out);
+    return rc;
+}
+
 static enum wd_err opt_str(struct dyn *d, json_t *obj, const char *key, const char **out)
 {
     json_t *v = json_object_get(obj, key);
@@ -762,8 +775,8 @@ static enum wd_err parse_role(struct dyn *d, json_t *v)
     if (!json_is_object(v))
         return why(d, "not an object");
     if ((rc = req_name(d, v, "rolename", &name)) != WD_OK ||
-        (rc = opt_str(d, v, "textname", &text)) != WD_OK ||
-        (rc = opt_str(d, v, "textdescription", &desc)) != WD_OK ||
+        (rc = opt_text(d, v, "textName", "textname", &text)) != WD_OK ||
+        (rc = opt_text(d, v, "textDescription", "textdescription", &desc)) != WD_OK ||
         (rc = opt_array(d, v, "acls", &acls)) != WD_OK)
         return rc;
     for (size_t i = 0; i < imp->nroles; i++)
@@ -842,8 +855,8 @@ static enum wd_err parse_client(struct dyn *d, json_t *v)
     if (!json_is_object(v))
         return why(d, "not an object");
     if ((rc = req_name(d, v, "username", &name)) != WD_OK ||
-        (rc = opt_str(d, v, "textname", &text)) != WD_OK ||
-        (rc = opt_str(d, v, "textdescription", &desc)) != WD_OK ||
+        (rc = opt_text(d, v, "textName", "textname", &text)) != WD_OK ||
+        (rc = opt_text(d, v, "textDescription", "textdescription", &desc)) != WD_OK ||
         (rc = opt_str(d, v, "clientid", &cid)) != WD_OK ||
         (rc = opt_bool(d, v, "disabled", false, &u.disabled)) != WD_OK ||
         (rc = opt_array(d, v, "roles", &roles)) != WD_OK)

@@ -341,7 +341,7 @@ static const char dynsec_ok[] =
     "     \"iterations\": 101,\n"
     "     \"roles\": [{\"rolename\": \"low\", \"priority\": 1}, {\"rolename\": \"high\","
     " \"priority\": 5}]},\n"
-    "    {\"username\": \"dev\", \"disabled\": true},\n"
+    "    {\"username\": \"dev\", \"textName\": \"Dev Box\", \"disabled\": true},\n"
     "    {\"username\": \"eve\", \"roles\": []}\n"
     "  ],\n"
     "  \"groups\": [\n"
@@ -433,6 +433,7 @@ static void test_dynsec_ok(void **state)
     check_strv(carol->roles, carol->nroles, carol_roles, COUNT(carol_roles));
     assert_null(dev->hash);
     assert_true(dev->disabled);
+    assert_string_equal(dev->textname, "Dev Box"); /* Mosquitto 2.0 writes camelCase */
     /* Groups by membership priority: g2 (9) before g1 (2). */
     const char *const dev_roles[] = {"anon", "mid", "low"};
     check_strv(dev->roles, dev->nroles, dev_roles, COUNT(dev_roles));
