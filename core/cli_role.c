@@ -20,6 +20,8 @@
 #include "../store/store.h"
 #include "../store/users.h"
 
+static size_t holders(struct cli *c, const char *name, char *list, size_t size);
+
 /* ---------------------------------------------------------------- rule commands */
 
 /* Rule from the positional arguments at pos[1..3] and the options. 0, 1 or 2. */
@@ -101,7 +103,25 @@ static enum wd_err body_role_rule(struct store_txn *t, struct cli *c)
         return e;
     char owner[100];
     snprintf(owner, sizeof owner, "role '%.64s'", r->name);
-    e = rules_edit(t, c, owner, &r->rules, &r->nrules, strstr(c->cmd->words, "add") != NULL);
+    bool add = strstr(c->cmd->words, "add") != NULL;
+    if (!add && r->nrules == 1 && c->redit.index == 1 && !c->opt[CLI_OPT_FORCE] &&
+        (e = users_list(t, &c->l.users, &c->l.nusers)) == WD_OK) {
+        /* Its last rule: the users holding the role would lose what it grants. */
+        char list[512];
+        size_t n = holders(c, r->name, list, sizeof list);
+        cli_listing_free(c);
+        if (n) {
+            backend_role_free(r);
+            return store_txn_fail(t, WD_EEXIST, "that is the last rule of role '%.64s', which "
+                                  "%zu user%s hold%s (%s); use --force", c->pos[0], n,
+                                  n == 1 ? "" : "s", n == 1 ? "s" : "", list);
+        }
+    }
+    if (e != WD_OK) {
+        backend_role_free(r);
+        return e;
+    }
+    e = rules_edit(t, c, owner, &r->rules, &r->nrules, add);
     if (e == WD_OK)
         e = roles_update(t, r);
     backend_role_free(r);

@@ -274,6 +274,24 @@ def roles_and_force():
 
 
 @lib.case
+def last_rule_of_a_held_role_needs_force():
+    warden_only()
+    with Store() as s:
+        s.run("role", "add", "ops")
+        s.run("role", "rule", "add", "ops", "allow", "all", "x/#")
+        s.run("role", "rule", "add", "ops", "deny", "publish", "x/y")
+        s.add_user("carl", "--role", "ops")
+        s.run("role", "rule", "del", "ops", "2")  # not the last one: no question asked
+        s.fail("role", "rule", "del", "ops", "1", words=["last rule", "carl", "--force"])
+        assert len(s.json("role", "show", "ops")["rules"]) == 1
+        s.run("role", "rule", "del", "ops", "1", "--force")
+        assert s.json("role", "show", "ops")["rules"] == []
+        s.run("role", "add", "lonely")
+        s.run("role", "rule", "add", "lonely", "allow", "all", "z")
+        s.run("role", "rule", "del", "lonely", "1")  # nobody holds it
+
+
+@lib.case
 def rules():
     warden_only()
     with Store() as s:
