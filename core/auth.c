@@ -426,7 +426,8 @@ static void refresh_done(struct worker_job *w)
     struct auth *a = j->a;
     a->refreshing = false;
     if (j->err)
-        log_warning("store refresh: %s", wd_strerror(j->err));
+        log_error("store refresh failed (%s): keeping the last good bans, bindings and "
+                  "permissions", wd_strerror(j->err));
     if (j->err || !j->changed || a->b->stopping) {
         refresh_free(j);
         return;
