@@ -123,7 +123,8 @@ struct auth_ticket {
     char ip[64];
     char cid[80];
     char *user;                /* owned */
-    char *pw;                  /* owned, wiped */
+    char *pw;                  /* owned, wiped; NULL: a certificate identity */
+    bool require_user;         /* cert_requires_user: the identity must be a user */
     size_t plen;
     uint8_t key[32];           /* credential cache key */
     enum auth_refusal result;  /* out of the worker */
@@ -540,7 +541,7 @@ static void identity_run(struct auth_ticket *t)
     const struct backend_ops *ops = &t->a->ops;
     struct user *u = NULL;
     enum wd_err e = ops->user_get(ops->ctx, t->user, &u);
-    if (e == WD_OK && !u->enabled) {
+    if ((e == WD_OK && !u->enabled) || (e == WD_ENOTFOUND && t->require_user)) {
         t->result = AR_NOT_AUTHORIZED;
     } else if (e == WD_OK || e == WD_ENOTFOUND) {
         t->perms = perms_load(ops, t->user, &e);
@@ -716,12 +717,12 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
     return AR_NONE;
 }
 
-enum auth_refusal auth_identity(struct auth *a, const char *user, auth_done_fn done, void *ctx,
-                                struct auth_ticket **ticket)
+enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_user,
+                                auth_done_fn done, void *ctx, struct auth_ticket **ticket)
 {
     *ticket = NULL;
     if (!a->have_store)
-        return AR_NONE; /* nothing to look up: settled now, no permissions */
+        return require_user ? AR_NOT_AUTHORIZED : AR_NONE; /* settled now, no permissions */
     struct auth_ticket *t = wd_calloc(1, sizeof *t);
     if (!t || !(t->user = wd_strdup(user))) {
         wd_free(t);
@@ -733,6 +734,7 @@ enum auth_refusal auth_identity(struct auth *a, const char *user, auth_done_fn d
     t->done = done;
     t->ctx = ctx;
     t->result = AR_BUSY; /* if the job never runs */
+    t->require_user = require_user;
     loop_timer_init(&t->delay, delay_fired);
     if (worker_submit(a->pool, &t->w) != WD_OK) {
         ticket_free(t);

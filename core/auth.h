@@ -74,12 +74,13 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
 /*
  * A certificate identity: no password to check, but the store decides its
  * permissions (a user of that name, or `default` only) and a disabled user
- * is refused (AR_NOT_AUTHORIZED). With *ticket set it completes through
+ * is refused (AR_NOT_AUTHORIZED), and so is an identity that is no user when
+ * require_user (cert_requires_user). With *ticket set it completes through
  * done() (Takes: perms in the callback); AR_NONE with *ticket NULL means
  * settled now with no permissions (no store); else a refusal now.
  */
-enum auth_refusal auth_identity(struct auth *a, const char *user, auth_done_fn done, void *ctx,
-                                struct auth_ticket **ticket);
+enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_user,
+                                auth_done_fn done, void *ctx, struct auth_ticket **ticket);
 
 /* The permissions of anonymous clients as of the last store check (NULL without a
  * store). Borrows: take a reference to keep them. */

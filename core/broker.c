@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,6 +113,35 @@ static enum wd_err tls_reload(struct listener *l, const struct config_tls *t, co
     l->tls_stale_failed = false;
     log_notice("listener %s: TLS certificate, key, CAs and CRL reloaded (%s)", l->name, why);
     return WD_OK;
+}
+
+/* A stamp of a file's state: changes when it is rewritten or replaced; 0 if missing. */
+static int64_t file_stamp(const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return 0;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec + (int64_t)st.st_size +
+           (int64_t)st.st_ino;
+}
+
+#define CRL_CHECK_MS 2000
+
+/* Reload a listener's TLS context when its CRL file changed (no SIGHUP needed). */
+static void crl_check(struct loop_timer *t)
+{
+    struct broker *b = container_of(t, struct broker, crl_timer);
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        struct listener *l = &b->listeners[i];
+        if (!l->tls || !l->cfg->tls.crlfile)
+            continue;
+        int64_t now = file_stamp(l->cfg->tls.crlfile);
+        if (now == l->crl_stamp)
+            continue;
+        l->crl_stamp = now;
+        tls_reload(l, &l->cfg->tls, "crlfile changed");
+    }
+    loop_timer_arm(b->loop, &b->crl_timer, CRL_CHECK_MS);
 }
 
 static enum wd_err open_listener(struct broker *b, struct listener *l, struct config_listener *lc)
@@ -323,6 +353,13 @@ struct broker *broker_new(struct config *cfg, const struct backend_ops *ops)
         return NULL;
     }
     sys_start(b);
+    loop_timer_init(&b->crl_timer, crl_check);
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        if (b->listeners[i].tls && b->listeners[i].cfg->tls.crlfile) {
+            b->listeners[i].crl_stamp = file_stamp(b->listeners[i].cfg->tls.crlfile);
+            loop_timer_arm(b->loop, &b->crl_timer, CRL_CHECK_MS);
+        }
+    }
     return b;
 }
 

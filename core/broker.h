@@ -38,6 +38,7 @@ struct listener {
     uint32_t nconns;
     struct tls_ctx *tls;             /* holds a reference; NULL = plain TCP; swapped on SIGHUP */
     bool tls_stale_failed;           /* rebuilding for an expired CRL failed: don't retry per accept */
+    int64_t crl_stamp;               /* crlfile's mtime (ns) + size, to notice it changing */
     regex_t clientid_re;             /* cfg->clientid_pattern, compiled */
     bool clientid_re_ok;
 };
@@ -80,6 +81,7 @@ struct broker {
     uint32_t *route_ids;             /* route.c: scratch subscription ids */
     uint32_t route_ids_cap;
     struct loop_timer sys_timer;
+    struct loop_timer crl_timer;     /* watches the listeners' crlfile for changes */
     struct admin *admin;
     struct auth *auth;               /* identity checks (auth.h) */
     int sigfd;

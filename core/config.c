@@ -90,6 +90,7 @@ static const char *const anon_default_names[] = {"deny", "allow", NULL};
 static const struct key keys[] = {
     {"listener", SCOPE_GLOBAL, T_LISTENER, 0, 65535, 0, 0, NULL, -1},
     G(store_dir, T_PATH, 0, 0),
+    G(admin_socket, T_PATH, 0, 0),
     G(max_connections, T_UINT, 0, UINT32_MAX),
     G(max_packet_size, T_SIZE, 20, 268435455),       /* MQTT's largest remaining length */
     G(max_inflight_messages, T_UINT, 1, 65535),      /* Receive Maximum is 1..65535 */
@@ -137,6 +138,7 @@ static const struct key keys[] = {
     LT("require_certificate", require_certificate, T_BOOL, 0, 0, NULL),
     LT("use_identity_as_username", use_identity_as_username, T_BOOL, 0, 0, NULL),
     LT("use_subject_as_username", use_subject_as_username, T_BOOL, 0, 0, NULL),
+    LT("cert_requires_user", cert_requires_user, T_BOOL, 0, 0, NULL),
     LT("tls_version", tls_version, T_ENUM, 0, 0, tls_version_names),
     LT("tls_handshake_timeout", handshake_timeout, T_UINT, 1, 3600, NULL),
     LT("cert_identity", cert_identity, T_ENUM, 0, 0, cert_identity_names),
@@ -226,6 +228,7 @@ void config_fini(struct config *cfg)
     wd_free(cfg->listeners);
     if (cfg->store_dir != default_store_dir)
         wd_free(cfg->store_dir);
+    wd_free(cfg->admin_socket);
     wd_free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -577,9 +580,10 @@ static void check_tls(struct parser *ps, const struct config_listener *l)
          t->use_identity_as_username || t->use_subject_as_username))
         fail(ps, "listener %u: TLS keys without certfile and keyfile", l->port);
     if (!ca && (t->require_certificate || t->use_identity_as_username ||
-                t->use_subject_as_username || t->crlfile))
+                t->use_subject_as_username || t->crlfile || t->cert_requires_user))
         fail(ps, "listener %u: require_certificate, use_identity_as_username, "
-                 "use_subject_as_username and crlfile need cafile or capath", l->port);
+                 "use_subject_as_username, cert_requires_user and crlfile need cafile or capath",
+             l->port);
     if (t->use_identity_as_username && t->use_subject_as_username)
         fail(ps, "listener %u: use_identity_as_username and use_subject_as_username "
                  "exclude each other", l->port);

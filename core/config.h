@@ -41,6 +41,7 @@ struct config_tls {
     bool require_certificate;        /* refuse clients without a valid certificate */
     bool use_identity_as_username;   /* the certificate identity is the user name */
     bool use_subject_as_username;    /* the whole subject (RFC 2253) is the user name */
+    bool cert_requires_user;         /* the certificate identity must be a user in the store */
     enum config_tls_version tls_version;      /* minimum, default TLS_V12 */
     uint32_t handshake_timeout;      /* tls_handshake_timeout, seconds, default 10 */
     enum config_cert_identity cert_identity;  /* default CERT_ID_CN */
@@ -69,6 +70,7 @@ struct config {
     struct config_listener *listeners; /* owned array */
     size_t nlisteners;
     char *store_dir;                 /* owned; default "./warden-data" */
+    char *admin_socket;              /* owned or NULL: admin socket path; NULL = STORE_DIR/admin.sock */
     uint32_t max_connections;        /* default 2048; 0 = unlimited */
     uint32_t max_packet_size;        /* bytes, default 1048576; applies both directions */
     uint32_t max_inflight_messages;  /* default 20: our Receive Maximum and outbound window cap */

@@ -450,7 +450,7 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         pc->method = AUTH_CERTIFICATE;
         /* The store decides what this identity may do (and whether it is disabled). */
         struct auth_ticket *t = NULL;
-        ar = auth_identity(b->auth, pc->username, checked, c, &t);
+        ar = auth_identity(b->auth, pc->username, lt->cert_requires_user, checked, c, &t);
         if (ar != AR_NONE) {
             refuse_ar(c, ar, shown, auth_refusal_text(ar));
             handle_connect_pending_free(pc);

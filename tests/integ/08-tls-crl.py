@@ -98,6 +98,21 @@ def sighup_reloads_crl_clients_stay():
 
 
 @lib.case
+def a_changed_crl_file_is_picked_up_without_sighup():
+    warden_only()
+    work = os.path.join(T.pki(), "watched-crl.pem")
+    shutil.copy(T.p("crl-empty.pem"), work)
+    with lib.Broker(conf=T.tls_conf(crl_keys(work))) as b:
+        T.paho(b, "before", version=5, client="revoked").disconnect()
+        tmp = work + ".new"
+        shutil.copy(T.p("crl.pem"), tmp)
+        os.replace(tmp, work)  # as an operator or a CRL fetcher would
+        b.wait_log(r"CRL reloaded \(crlfile changed\)", timeout=10)
+        T.paho_fails(b, "after", client="revoked")
+        T.paho(b, "good", version=4, client="client").disconnect()
+
+
+@lib.case
 def sighup_reloads_server_certificate():
     warden_only()
     cert = os.path.join(T.pki(), "reload-server.pem")

@@ -417,8 +417,11 @@ static const struct {
     {"listener 1883\nlistener 8883\ncafile /ca.pem", 2,
      "listener 8883: TLS keys without certfile and keyfile"},
     {"listener 8883\ncertfile /s.pem\nkeyfile /s.key\nrequire_certificate true", 1,
-     "listener 8883: require_certificate, use_identity_as_username, use_subject_as_username "
-     "and crlfile need cafile or capath"},
+     "listener 8883: require_certificate, use_identity_as_username, use_subject_as_username, "
+     "cert_requires_user and crlfile need cafile or capath"},
+    {"listener 8883\ncertfile /s.pem\nkeyfile /s.key\ncert_requires_user true", 1,
+     "listener 8883: require_certificate, use_identity_as_username, use_subject_as_username, "
+     "cert_requires_user and crlfile need cafile or capath"},
     {"listener 8883\ncertfile /s.pem\nkeyfile /s.key\ncapath /ca\n"
      "use_identity_as_username true\nuse_subject_as_username true", 1,
      "listener 8883: use_identity_as_username and use_subject_as_username exclude each other"},
