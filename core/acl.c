@@ -1,11 +1,13 @@
 /*
- * acl.c - rule evaluation (see acl.h). Filters are compared level by level
- * without copying; the only buffer is the substituted filter on the stack.
+ * acl.c - rule evaluation and the verdict cache (see acl.h). Filters are
+ * compared level by level without copying; the only buffer is the
+ * substituted filter on the stack. The cache allocates through mem.c.
  */
 #include "acl.h"
 
 #include <string.h>
 
+#include "mem.h"
 #include "topic.h"
 
 /* One level of a filter: [p, p+len), and whether more levels follow. */
@@ -165,4 +167,107 @@ enum acl_result acl_eval(const struct acl_list *lists, size_t nlists,
         }
     }
     return ACL_NO_MATCH;
+}
+
+/* ---- verdict cache ---- */
+
+static uint8_t cache_key(unsigned action, uint8_t qos, bool retain)
+{
+    return (uint8_t)(action | (unsigned)qos << 3 | (retain ? 1u : 0u) << 5);
+}
+
+static uint64_t cache_hash(uint8_t key, const char *topic, size_t tlen)
+{
+    uint64_t h = 1469598103934665603ULL ^ key; /* FNV-1a */
+    for (size_t i = 0; i < tlen; i++) {
+        h ^= (uint8_t)topic[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The two slots a hash may live in. */
+static void cache_probes(uint64_t h, unsigned *a, unsigned *b)
+{
+    *a = (unsigned)(h & (ACL_CACHE_SLOTS - 1));
+    *b = (unsigned)((h >> 32) & (ACL_CACHE_SLOTS - 1));
+    if (*b == *a)
+        *b = (*a + 1) & (ACL_CACHE_SLOTS - 1);
+}
+
+static bool slot_is(const struct acl_cache_slot *s, uint64_t h, uint8_t key, const char *topic,
+                    size_t tlen)
+{
+    return s->topic && s->hash == h && s->key == key && s->tlen == tlen &&
+           memcmp(s->topic, topic, tlen) == 0;
+}
+
+struct acl_cache *acl_cache_new(void)
+{
+    return wd_calloc(1, sizeof(struct acl_cache));
+}
+
+void acl_cache_clear(struct acl_cache *c)
+{
+    for (unsigned i = 0; i < ACL_CACHE_SLOTS; i++) {
+        wd_free(c->slot[i].topic);
+        c->slot[i].topic = NULL;
+    }
+}
+
+void acl_cache_free(struct acl_cache *c)
+{
+    if (!c)
+        return;
+    acl_cache_clear(c);
+    wd_free(c);
+}
+
+int acl_cache_get(struct acl_cache *c, unsigned action, const char *topic, size_t tlen,
+                  uint8_t qos, bool retain)
+{
+    uint8_t key = cache_key(action, qos, retain);
+    uint64_t h = cache_hash(key, topic, tlen);
+    unsigned a, b;
+    cache_probes(h, &a, &b);
+    const struct acl_cache_slot *s = slot_is(&c->slot[a], h, key, topic, tlen)   ? &c->slot[a]
+                                     : slot_is(&c->slot[b], h, key, topic, tlen) ? &c->slot[b]
+                                                                                  : NULL;
+    if (!s) {
+        c->misses++;
+        return -1;
+    }
+    c->hits++;
+    return s->allow ? 1 : 0;
+}
+
+void acl_cache_put(struct acl_cache *c, unsigned action, const char *topic, size_t tlen,
+                   uint8_t qos, bool retain, bool allow)
+{
+    if (tlen > ACL_CACHE_TOPIC_MAX)
+        return;
+    uint8_t key = cache_key(action, qos, retain);
+    uint64_t h = cache_hash(key, topic, tlen);
+    unsigned a, b;
+    cache_probes(h, &a, &b);
+    struct acl_cache_slot *s;
+    if (slot_is(&c->slot[a], h, key, topic, tlen) || !c->slot[a].topic)
+        s = &c->slot[a];
+    else if (slot_is(&c->slot[b], h, key, topic, tlen) || !c->slot[b].topic)
+        s = &c->slot[b];
+    else
+        s = &c->slot[(c->next_victim++ & 1) ? b : a];
+    if (!s->topic || s->tlen != tlen) {
+        char *copy = wd_malloc(tlen + 1);
+        if (!copy)
+            return;
+        wd_free(s->topic);
+        s->topic = copy;
+    }
+    memcpy(s->topic, topic, tlen);
+    s->topic[tlen] = '\0';
+    s->hash = h;
+    s->tlen = (uint16_t)tlen;
+    s->key = key;
+    s->allow = allow;
 }

@@ -11,7 +11,13 @@
  * %u, %c and %cn in a rule's filter are replaced by the user name, client id
  * and certificate identity; a value that is missing or holds '+', '#' or '/'
  * makes the rule not match, so it can never widen a rule.
- * No globals, no allocation beyond a stack buffer, no I/O.
+ * No globals, no I/O; evaluation allocates nothing beyond a stack buffer.
+ *
+ * The verdict cache (struct acl_cache) remembers final publish and receive
+ * verdicts of one session, so the hot path costs a hash lookup instead of a
+ * rule walk: 64 slots, two probe positions per key, each slot holding its own
+ * copy of the topic (compared in full: a hash collision never returns another
+ * topic's verdict). Its owner clears it whenever the rules or the subject change.
  */
 #ifndef WD_ACL_H
 #define WD_ACL_H
@@ -72,5 +78,37 @@ bool acl_overlaps(const char *a, size_t alen, const char *b, size_t blen);
  */
 bool acl_substitute(const char *pattern, const struct acl_subject *who, char *out, size_t n,
                     size_t *outlen);
+
+/* ---- verdict cache ---- */
+
+#define ACL_CACHE_SLOTS 64       /* power of two */
+#define ACL_CACHE_TOPIC_MAX 256  /* longer topics are not cached */
+
+struct acl_cache_slot {
+    char *topic;             /* owned (wd_malloc), NUL-terminated; NULL = empty slot */
+    uint64_t hash;           /* of key and topic */
+    uint16_t tlen;
+    uint8_t key;             /* action | qos << 3 | retain << 5 */
+    bool allow;
+};
+
+struct acl_cache {
+    struct acl_cache_slot slot[ACL_CACHE_SLOTS];
+    uint32_t next_victim;    /* alternates the probe position evicted */
+    uint64_t hits, misses;   /* for tests and statistics */
+};
+
+/* Returns owned: an empty cache (acl_cache_free), or NULL (out of memory). */
+struct acl_cache *acl_cache_new(void);
+/* acl_cache_free(NULL) is a no-op. */
+void acl_cache_free(struct acl_cache *c);
+/* Forget every verdict (rules or subject changed). */
+void acl_cache_clear(struct acl_cache *c);
+/* A cached verdict: 1 allow, 0 deny, -1 not cached (counted as a miss). */
+int acl_cache_get(struct acl_cache *c, unsigned action, const char *topic, size_t tlen,
+                  uint8_t qos, bool retain);
+/* Remember a verdict (copies topic; silently skipped when too long or out of memory). */
+void acl_cache_put(struct acl_cache *c, unsigned action, const char *topic, size_t tlen,
+                   uint8_t qos, bool retain, bool allow);
 
 #endif

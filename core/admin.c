@@ -20,12 +20,14 @@
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "perms.h"
 #include "retain.h"
 #include "session.h"
 #include "tls.h"
+#include "topic.h"
 #include "tree.h"
 
-enum admin_op { OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_COUNT };
+enum admin_op { OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_COUNT };
 
 struct request {
     enum admin_op op;
@@ -55,6 +57,7 @@ static enum wd_err op_subs(struct broker *b, struct request *r);
 static enum wd_err op_stats(struct broker *b, struct request *r);
 static enum wd_err op_disconnect(struct broker *b, struct request *r);
 static enum wd_err op_shutdown(struct broker *b, struct request *r);
+static enum wd_err op_explain(struct broker *b, struct request *r);
 
 static const op_fn ops[OP_COUNT] = {
     [OP_SESSIONS] = op_sessions,
@@ -62,6 +65,7 @@ static const op_fn ops[OP_COUNT] = {
     [OP_STATS] = op_stats,
     [OP_DISCONNECT] = op_disconnect,
     [OP_SHUTDOWN] = op_shutdown,
+    [OP_EXPLAIN] = op_explain,
 };
 
 const struct admin_command admin_commands[] = {
@@ -70,6 +74,8 @@ const struct admin_command admin_commands[] = {
     {"stats", "", "broker counters"},
     {"disconnect", "CLIENT_ID", "disconnect a client (its will is sent)"},
     {"shutdown", "", "stop the broker"},
+    {"explain", "CLIENT_ID ACTION TOPIC [QOS] [RETAIN]",
+     "which rule decides a request of a connected client, and the verdict"},
 };
 const size_t admin_ncommands = sizeof admin_commands / sizeof admin_commands[0];
 
@@ -204,7 +210,7 @@ static enum wd_err copy_session(const struct session *s, struct admin_session *o
         snprintf(o->auth_method, sizeof o->auth_method, "%s", auth_method_name(c->auth_method));
     o->since = s->disconnected_at;
     if (c) {
-        memcpy(o->addr, c->addr, sizeof o->addr);
+        snprintf(o->addr, sizeof o->addr, "%s", c->addr);
         o->keepalive = c->keepalive;
         o->since = c->connected_at;
         o->msgs_in = c->msgs_in;
@@ -359,4 +365,63 @@ enum wd_err admin_disconnect(struct admin *a, const char *client_id)
 enum wd_err admin_shutdown(struct admin *a)
 {
     return call(a, OP_SHUTDOWN, NULL, NULL);
+}
+
+/* ---- explain: a connected client's live permissions asked about one request ---- */
+
+struct explain_call {
+    const struct admin_explain_req *req;
+    struct admin_explanation *out;
+};
+
+static enum wd_err op_explain(struct broker *b, struct request *r)
+{
+    const struct explain_call *ec = r->out;
+    const struct admin_explain_req *q = ec->req;
+    struct admin_explanation *o = ec->out;
+    memset(o, 0, sizeof *o);
+    unsigned action = !strcmp(q->action, "publish")     ? RULE_PUBLISH
+                      : !strcmp(q->action, "subscribe") ? RULE_SUBSCRIBE
+                      : !strcmp(q->action, "receive")   ? RULE_RECEIVE
+                                                        : 0;
+    const char *topic = q->topic;
+    size_t tlen = strlen(topic);
+    if (!action || q->qos > 2)
+        return WD_EINVAL;
+    if (action == RULE_SUBSCRIBE) {
+        bool shared;
+        const char *g;
+        size_t gl;
+        if (topic_parse_shared(topic, tlen, &shared, &g, &gl, &topic, &tlen) != WD_OK)
+            return WD_EINVAL;
+    } else if (topic_validate_name(topic, tlen) != WD_OK) {
+        return WD_EINVAL;
+    }
+    struct session *s = session_find(b, q->client_id, strlen(q->client_id));
+    if (!s || !s->conn || s->conn->state != CONN_ACTIVE)
+        return WD_ENOTFOUND;
+    /* The session's own identity decides; a different one asked for is a mistake. */
+    if ((q->user && (!s->username || strcmp(q->user, s->username))) ||
+        (q->cn && (!s->cn || strcmp(q->cn, s->cn))))
+        return WD_EINVAL;
+    struct acl_subject who = {s->username, s->client_id, s->cn};
+    struct perms_explanation x;
+    perms_explain(s->perms, s->default_allow, s->username == NULL, &who, action, topic, tlen,
+                  q->qos, q->retain, &x);
+    o->allow = x.allow;
+    o->matched = x.matched;
+    o->granted = x.granted;
+    o->index = x.index;
+    snprintf(o->user, sizeof o->user, "%s", s->username ? s->username : "");
+    snprintf(o->list, sizeof o->list, "%s", x.list);
+    snprintf(o->rule, sizeof o->rule, "%s", x.rule);
+    snprintf(o->reason, sizeof o->reason, "%s", x.reason);
+    return WD_OK;
+}
+
+enum wd_err admin_explain(struct admin *a, const struct admin_explain_req *req,
+                          struct admin_explanation *out)
+{
+    struct explain_call ec = {req, out};
+    return call(a, OP_EXPLAIN, NULL, &ec);
 }

@@ -105,6 +105,37 @@ enum wd_err admin_disconnect(struct admin *a, const char *client_id);
 /* Stop the broker as SIGTERM does. */
 enum wd_err admin_shutdown(struct admin *a);
 
+/* admin_explain(): one request of a connected client, as `warden acl explain` takes it. */
+struct admin_explain_req {
+    const char *client_id;    /* the connected client whose live permissions are asked */
+    const char *user;         /* NULL, or must be that client's identity (else WD_EINVAL) */
+    const char *cn;           /* NULL, or must be its certificate identity */
+    const char *action;       /* "publish", "subscribe" or "receive" */
+    const char *topic;        /* a topic name; subscribe: a filter ($share/G/ allowed) */
+    uint8_t qos;              /* 0..2: the publish's QoS or the requested subscription QoS */
+    bool retain;              /* a retained publish */
+};
+
+struct admin_explanation {
+    bool allow;               /* the verdict */
+    bool matched;             /* a rule decided; false: nothing matched (the default) */
+    uint8_t granted;          /* subscribe: the QoS that would be granted */
+    char user[128];           /* the session's identity, "" for an anonymous client */
+    char list[160];           /* where the rule is: "user alice", "role ops", "role default" */
+    uint32_t index;           /* 1-based rule number in that list */
+    char rule[1200];          /* the rule after substitution: "deny publish plant/valves/#" */
+    char reason[200];         /* one sentence: why that verdict */
+};
+
+/*
+ * Explain a request with the live permissions of a connected client (the
+ * broker's cache of the store, as of the last refresh). out: filled.
+ * WD_OK, WD_ENOTFOUND (no such client connected), WD_EINVAL (bad action,
+ * topic, QoS, or another identity than the client's).
+ */
+enum wd_err admin_explain(struct admin *a, const struct admin_explain_req *req,
+                          struct admin_explanation *out);
+
 /* The commands, as data: name and help, for the CLI, socket and console. */
 struct admin_command {
     const char *name;

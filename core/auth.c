@@ -396,7 +396,8 @@ static void refresh_run(struct worker_job *w)
         enum wd_err e = ops->user_get(ops->ctx, j->users[i], &u);
         j->gone[i] = e == WD_ENOTFOUND ? GONE_MISSING : e == WD_OK && !u->enabled ? GONE_DISABLED : 0;
         backend_user_free(u);
-        if (!j->gone[i] && !(j->perms[i] = perms_load(ops, j->users[i], &e)))
+        /* A missing user may be a certificate identity: it keeps `default`'s rules. */
+        if (j->gone[i] != GONE_DISABLED && !(j->perms[i] = perms_load(ops, j->users[i], &e)))
             log_warning("store refresh: permissions of %s: %s", j->users[i], wd_strerror(e));
     }
     enum wd_err e;
@@ -419,6 +420,37 @@ static void refresh_free(struct refresh_job *j)
     wd_free(j->perms);
     perms_unref(j->anon);
     wd_free(j);
+}
+
+/*
+ * Offline persistent sessions get their identity's permissions as they are
+ * now too, so that what they queue, and what they are sent when they come
+ * back, follows the rules of today (session_pump asks again per message).
+ * A disabled identity's session queues nothing more.
+ */
+static void refresh_offline(struct auth *a, const struct refresh_job *j)
+{
+    struct broker *b = a->b;
+    for (size_t k = 0; k < b->sess_nbuckets; k++) {
+        for (struct session *s = b->sess_buckets[k]; s; s = s->hnext) {
+            if (s->conn)
+                continue;
+            size_t i = 0;
+            while (s->username && i < j->nusers && strcmp(j->users[i], s->username) != 0)
+                i++;
+            if (!s->username) {
+                if (a->anon)
+                    session_set_perms(s, a->anon, s->default_allow);
+            } else if (i < j->nusers && j->gone[i] == GONE_DISABLED) {
+                session_set_perms(s, NULL, false);
+            } else if (i < j->nusers && j->perms[i]) {
+                session_set_perms(s, j->perms[i], s->default_allow);
+            } else {
+                continue; /* not looked up (or failed): keep the last good */
+            }
+            session_recheck(s);
+        }
+    }
 }
 
 static void refresh_done(struct worker_job *w)
@@ -475,6 +507,7 @@ static void refresh_done(struct worker_job *w)
             session_set_perms(c->s, a->anon, c->s->default_allow);
         session_recheck(c->s);
     }
+    refresh_offline(a, j);
     refresh_free(j);
 }
 
@@ -494,6 +527,9 @@ static void poll_fired(struct loop_timer *t)
     size_t n = 0;
     for (struct conn *c = a->b->conns; c; c = c->next)
         n += c->state == CONN_ACTIVE && c->username;
+    for (size_t k = 0; k < a->b->sess_nbuckets; k++)
+        for (struct session *s = a->b->sess_buckets[k]; s; s = s->hnext)
+            n += !s->conn && s->username;
     j->users = wd_calloc(n ? n : 1, sizeof *j->users);
     j->gone = wd_calloc(n ? n : 1, sizeof *j->gone);
     j->perms = wd_calloc(n ? n : 1, sizeof *j->perms);
@@ -505,6 +541,11 @@ static void poll_fired(struct loop_timer *t)
         if (c->state == CONN_ACTIVE && c->username &&
             (j->users[j->nusers] = wd_strdup(c->username)))
             j->nusers++;
+    /* Offline persistent sessions too (refresh_offline). */
+    for (size_t k = 0; k < a->b->sess_nbuckets; k++)
+        for (struct session *s = a->b->sess_buckets[k]; s && j->nusers < n; s = s->hnext)
+            if (!s->conn && s->username && (j->users[j->nusers] = wd_strdup(s->username)))
+                j->nusers++;
     /* The refresh waits behind logins when the queue is full: try again next second. */
     if (worker_submit(a->pool, &j->w) != WD_OK) {
         refresh_free(j);
@@ -596,7 +637,8 @@ static void ticket_run(struct worker_job *w)
         t->result = AR_BUSY; /* cannot know what it may do: refuse rather than guess */
 }
 
-static void write_ban(struct auth *a, enum ban_kind kind, const char *value);
+static void write_ban(struct auth *a, enum ban_kind kind, const char *value,
+                      const char *reason);
 
 static void ticket_done(struct worker_job *w)
 {
@@ -618,7 +660,7 @@ static void ticket_done(struct worker_job *w)
                 struct counter *c = counter_get(a, keys[i].prefix, vals[i], strlen(vals[i]));
                 failures(a, c);
                 if (++c->count == a->b->cfg.auth_fail_ban_after && *vals[i]) {
-                    write_ban(a, keys[i].kind, vals[i]);
+                    write_ban(a, keys[i].kind, vals[i], "brute force");
                     c->count = 0; /* counting starts again when the ban ends */
                     c->banned_until_ms =
                         now_ms(a) + (uint64_t)a->b->cfg.auth_ban_duration * 1000;
@@ -767,13 +809,14 @@ struct ban_job {
     uint8_t kind;
     char value[80];
     int64_t until;
+    const char *reason;        /* static text */
 };
 
 static void ban_run(struct worker_job *w)
 {
     struct ban_job *j = container_of(w, struct ban_job, w);
     const struct backend_ops *ops = &j->a->ops;
-    enum wd_err e = ops->ban_add(ops->ctx, j->kind, j->value, j->until, "brute force", "broker");
+    enum wd_err e = ops->ban_add(ops->ctx, j->kind, j->value, j->until, j->reason, "broker");
     ops->audit(ops->ctx, "broker", "ban add", j->value, e == WD_OK ? "ok" : wd_strerror(e));
 }
 
@@ -782,7 +825,7 @@ static void ban_done(struct worker_job *w)
     wd_free(container_of(w, struct ban_job, w));
 }
 
-static void write_ban(struct auth *a, enum ban_kind kind, const char *value)
+static void write_ban(struct auth *a, enum ban_kind kind, const char *value, const char *reason)
 {
     struct ban_job *j = wd_calloc(1, sizeof *j);
     if (!j)
@@ -791,13 +834,76 @@ static void write_ban(struct auth *a, enum ban_kind kind, const char *value)
     j->w.done = ban_done;
     j->a = a;
     j->kind = (uint8_t)kind;
+    j->reason = reason;
     snprintf(j->value, sizeof j->value, "%s", value);
     j->until = (int64_t)time(NULL) + a->b->cfg.auth_ban_duration;
-    log_notice("brute force: banning %s %s for %u s",
+    log_notice("%s: banning %s %s for %u s", reason,
                kind == BAN_ADDRESS ? "address" : kind == BAN_USER ? "user" : "client id", value,
                a->b->cfg.auth_ban_duration);
     if (worker_submit(a->pool, &j->w) != WD_OK)
         wd_free(j);
+}
+
+/* ---- denials: audit events and bans, written on a worker ---- */
+
+struct audit_job {
+    struct worker_job w;
+    struct auth *a;
+    char action[48];
+    char target[600];
+    char result[300];
+};
+
+static void audit_run(struct worker_job *w)
+{
+    struct audit_job *j = container_of(w, struct audit_job, w);
+    const struct backend_ops *ops = &j->a->ops;
+    enum wd_err e = ops->audit(ops->ctx, "broker", j->action, j->target, j->result);
+    if (e != WD_OK)
+        log_warning("audit %s: %s", j->action, wd_strerror(e));
+}
+
+static void audit_done(struct worker_job *w)
+{
+    wd_free(container_of(w, struct audit_job, w));
+}
+
+bool auth_audit(struct auth *a, const char *action, const char *target, const char *result)
+{
+    if (!a || !a->have_store)
+        return false;
+    struct audit_job *j = wd_calloc(1, sizeof *j);
+    if (!j)
+        return false;
+    j->w.run = audit_run;
+    j->w.done = audit_done;
+    j->a = a;
+    snprintf(j->action, sizeof j->action, "%s", action);
+    snprintf(j->target, sizeof j->target, "%s", target);
+    snprintf(j->result, sizeof j->result, "%s", result);
+    if (worker_submit(a->pool, &j->w) != WD_OK) {
+        wd_free(j); /* the queue is full of logins: this event is lost, not the broker */
+        return false;
+    }
+    return true;
+}
+
+#define DENY_BAN_AFTER 3               /* strike-outs ... */
+#define DENY_BAN_WINDOW_MS 600000      /* ... within ten minutes ban the client id */
+
+void auth_deny_disconnect(struct auth *a, const char *cid)
+{
+    if (!a || !a->have_store || !*cid)
+        return;
+    struct counter *c = counter_get(a, "d:", cid, strlen(cid));
+    if (now_ms(a) - c->since_ms > DENY_BAN_WINDOW_MS) {
+        c->count = 0;
+        c->since_ms = now_ms(a);
+    }
+    if (++c->count >= DENY_BAN_AFTER) {
+        c->count = 0;
+        write_ban(a, BAN_CLIENT, cid, "repeated denials");
+    }
 }
 
 /* ---- per-address limits ---- */

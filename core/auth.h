@@ -104,6 +104,20 @@ bool auth_identity_banned(const struct auth *a, const char *user, const char *ci
 bool auth_accept(struct auth *a, const char *ip);
 void auth_release(struct auth *a, const char *ip);
 
+/*
+ * Append an audit entry (actor "broker") on an auth worker: the broker thread
+ * never writes the store. Copies its arguments. Returns false when it was
+ * dropped (no store, out of memory, worker queue full).
+ */
+bool auth_audit(struct auth *a, const char *action, const char *target, const char *result);
+
+/*
+ * Client cid was disconnected by an on_deny strikes policy. The third time
+ * within ten minutes its client id is banned for auth_ban_duration (written
+ * on a worker; the ban cache has it after the next refresh).
+ */
+void auth_deny_disconnect(struct auth *a, const char *cid);
+
 /* Store generation last seen (0 before the first refresh or without a store). */
 uint64_t auth_generation(const struct auth *a);
 

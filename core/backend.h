@@ -56,11 +56,22 @@ struct user {
     char *note;            /* owned, "" when none */
 };
 
+/* What happens to a client after a denied PUBLISH or SUBSCRIBE (a role's on_deny). */
+enum deny_policy {
+    DENY_UNSET = 0,        /* the role sets none: the next role's decides, else drop */
+    DENY_DROP = 1,         /* refuse that packet only (the protocol's answer) */
+    DENY_DISCONNECT = 2,   /* 5.0 DISCONNECT 0x87, then close (3.1.x: close) */
+    DENY_STRIKES = 3,      /* drop; disconnect after `strikes` denials within a minute */
+};
+#define DENY_STRIKES_MAX 10000
+
 struct role {
     char *name;            /* owned */
     char *description;     /* owned, "" when none */
     struct rule *rules;    /* owned array, in order */
     size_t nrules;
+    uint8_t on_deny;       /* enum deny_policy */
+    uint16_t strikes;      /* DENY_STRIKES: 1..DENY_STRIKES_MAX, else 0 */
 };
 
 enum binding_kind { BIND_EXACT = 0, BIND_PREFIX = 1, BIND_REGEX = 2 };

@@ -54,6 +54,8 @@ static const struct {
     [CLI_OPT_FORCE] = {"--force", false},        [CLI_OPT_TARGET_MS] = {"--target-ms", true},
     [CLI_OPT_PASSWD] = {"--passwd", true},       [CLI_OPT_ACL] = {"--acl", true},
     [CLI_OPT_DYNSEC] = {"--dynsec", true},       [CLI_OPT_SKIP_BAD] = {"--skip-bad", false},
+    [CLI_OPT_ON_DENY] = {"--on-deny", true},     [CLI_OPT_CN] = {"--cn", true},
+    [CLI_OPT_RETAIN] = {"--retain", false},
 };
 
 #define O(x) (1u << CLI_OPT_##x)
@@ -326,10 +328,17 @@ static const struct cli_command commands[] = {
      "delete a role (--force: also when users hold it)"},
     {"role list", 0, 0, 0, false, cli_cmd_role_list, "", "list roles"},
     {"role show", 1, 1, 0, false, cli_cmd_role_show, "NAME", "show a role and its rules"},
+    {"role set", 1, 1, O(ON_DENY) | O(DESCRIPTION), true, cli_cmd_role_set,
+     "NAME [--on-deny drop|disconnect|strikes:N|none] [--description TEXT]",
+     "change a role's policy on denials or its description"},
     {"role rule add", 4, 4, RULE_OPTS, true, cli_cmd_rule,
      "ROLE (allow|deny) ACTIONS FILTER [--qos N] [--no-retain] [--at INDEX]", "add a rule"},
     {"role rule del", 2, 2, O(FORCE), true, cli_cmd_rule, "ROLE INDEX [--force]",
      "delete a rule (--force: also the last one of a role users hold)"},
+    {"acl explain", 2, 2, O(USER) | O(CLIENT) | O(CN) | O(QOS) | O(RETAIN), false,
+     cli_cmd_acl_explain,
+     "[--user NAME] [--client ID] [--cn CN] (publish|subscribe|receive) TOPIC [--qos N] "
+     "[--retain]", "which rule decides a request, and the verdict (no --user: anonymous)"},
     {"client bind", 1, 2, O(PREFIX) | O(REGEX), true, cli_cmd_client_bind,
      "(CLIENTID | --prefix P | --regex R) USER", "bind a client id to a user"},
     {"client unbind", 0, 1, O(PREFIX) | O(REGEX), true, cli_cmd_client_unbind,
@@ -358,7 +367,8 @@ static const struct cli_command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char *const groups[] = {"user", "role", "client", "ban", "audit", "store", "import"};
+static const char *const groups[] = {"user", "role", "acl", "client", "ban", "audit", "store",
+                                     "import"};
 
 bool cli_is_command(int argc, char **argv)
 {

@@ -32,7 +32,8 @@ enum cli_opt {
     CLI_OPT_QOS, CLI_OPT_NO_RETAIN, CLI_OPT_AT, CLI_OPT_DESCRIPTION, CLI_OPT_PREFIX,
     CLI_OPT_REGEX, CLI_OPT_CLIENT, CLI_OPT_USER, CLI_OPT_ADDRESS, CLI_OPT_FOR, CLI_OPT_UNTIL,
     CLI_OPT_REASON, CLI_OPT_LIMIT, CLI_OPT_FOLLOW, CLI_OPT_FORCE, CLI_OPT_TARGET_MS,
-    CLI_OPT_PASSWD, CLI_OPT_ACL, CLI_OPT_DYNSEC, CLI_OPT_SKIP_BAD, CLI_OPT_COUNT
+    CLI_OPT_PASSWD, CLI_OPT_ACL, CLI_OPT_DYNSEC, CLI_OPT_SKIP_BAD, CLI_OPT_ON_DENY, CLI_OPT_CN,
+    CLI_OPT_RETAIN, CLI_OPT_COUNT
 };
 
 struct cli;
@@ -180,11 +181,16 @@ int cli_cmd_role_add(struct cli *c);
 int cli_cmd_role_del(struct cli *c);
 int cli_cmd_role_list(struct cli *c);
 int cli_cmd_role_show(struct cli *c);
+int cli_cmd_role_set(struct cli *c);      /* --on-deny, --description */
 int cli_cmd_rule(struct cli *c);          /* `user|role rule add|del` */
 /* Rules v[0..n) as a numbered table on stdout, each line after indent. */
 void cli_rules_table(const struct rule *v, size_t n, const char *indent);
 /* Rules v[0..n) as a JSON array. Returns owned: json_decref() (NULL: out of memory). */
 json_t *cli_rules_json(const struct rule *v, size_t n);
+
+/* ---------------------------------------------------------------- cli_acl.c */
+
+int cli_cmd_acl_explain(struct cli *c);
 
 /* ---------------------------------------------------------------- cli_access.c */
 

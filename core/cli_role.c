@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "cli_int.h"
 #include "err.h"
+#include "mem.h"
 #include "../store/roles.h"
 #include "../store/rules.h"
 #include "../store/store.h"
@@ -200,6 +201,45 @@ int cli_cmd_role_add(struct cli *c)
     return cli_done(c, "role '%s' added", c->pos[0]);
 }
 
+static enum wd_err body_role_set(struct store_txn *t, struct cli *c)
+{
+    struct role *r;
+    enum wd_err e = roles_get(t, c->pos[0], &r);
+    if (e != WD_OK)
+        return e;
+    if (c->opt[CLI_OPT_ON_DENY] &&
+        roles_parse_on_deny(c->opt[CLI_OPT_ON_DENY], &r->on_deny, &r->strikes) != WD_OK) {
+        backend_role_free(r);
+        return store_txn_fail(t, WD_EINVAL, "invalid --on-deny '%.40s' (drop, disconnect, "
+                              "strikes:N with N 1-%d, or none)", c->opt[CLI_OPT_ON_DENY],
+                              DENY_STRIKES_MAX);
+    }
+    const char *desc = c->opt[CLI_OPT_DESCRIPTION];
+    char *copy = NULL;
+    if (desc) {
+        if (!(copy = wd_strdup(desc))) {
+            backend_role_free(r);
+            return WD_ENOMEM;
+        }
+        wd_free(r->description);
+        r->description = copy;
+    }
+    e = roles_update(t, r);
+    backend_role_free(r);
+    return e;
+}
+
+int cli_cmd_role_set(struct cli *c)
+{
+    if (!c->opt[CLI_OPT_ON_DENY] && !c->opt[CLI_OPT_DESCRIPTION])
+        return cli_usage_error(c, "nothing to set (--on-deny or --description)");
+    if (cli_run_write(c, body_role_set))
+        return 1;
+    if (c->opt[CLI_OPT_ON_DENY])
+        return cli_done(c, "role '%s': on_deny %s", c->pos[0], c->opt[CLI_OPT_ON_DENY]);
+    return cli_done(c, "role '%s' updated", c->pos[0]);
+}
+
 static enum wd_err body_role_del(struct store_txn *t, struct cli *c)
 {
     return roles_del(t, c->pos[0], c->opt[CLI_OPT_FORCE] != NULL, &c->count);
@@ -251,11 +291,13 @@ int cli_cmd_role_list(struct cli *c)
         json_t *a = json_array();
         for (size_t i = 0; a && i < c->l.nroles; i++) {
             const struct role *r = c->l.roles[i];
-            json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:b}", "name", r->name,
+            char pol[32];
+            roles_format_on_deny(r->on_deny, r->strikes, pol, sizeof pol);
+            json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:b, s:s}", "name", r->name,
                                                "description", r->description, "rules",
                                                (int)r->nrules, "users",
                                                (int)holders(c, r->name, NULL, 0), "builtin",
-                                               roles_is_builtin(r->name)));
+                                               roles_is_builtin(r->name), "on_deny", pol));
         }
         cli_listing_free(c);
         return cli_emit_json(a);
@@ -288,15 +330,19 @@ int cli_cmd_role_show(struct cli *c)
     const struct role *r = c->l.role;
     char list[2048];
     size_t n = holders(c, r->name, list, sizeof list);
+    char pol[32];
+    roles_format_on_deny(r->on_deny, r->strikes, pol, sizeof pol);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:i}", "name", r->name, "description",
+        json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:i, s:s}", "name", r->name, "description",
                               r->description, "builtin", roles_is_builtin(r->name), "rules",
-                              cli_rules_json(r->rules, r->nrules), "users", (int)n);
+                              cli_rules_json(r->rules, r->nrules), "users", (int)n, "on_deny",
+                              pol);
         cli_listing_free(c);
         return cli_emit_json(o);
     }
     printf("name:         %s%s\n", r->name, roles_is_builtin(r->name) ? " (built in)" : "");
     printf("description:  %s\n", r->description[0] ? r->description : "-");
+    printf("on_deny:      %s\n", r->on_deny ? pol : "none (the next role's, else drop)");
     printf("users:        %s\n", n ? list : "-");
     if (r->nrules) {
         printf("rules:\n");

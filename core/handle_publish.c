@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "perms.h"
 #include "retain.h"
 #include "route.h"
 #include "session.h"
@@ -97,6 +98,8 @@ void handle_publish(struct conn *c, struct mqtt_packet *p)
         /* 5.0 learns it was refused; 3.1.x has no way to be told: acknowledged, dropped. */
         log_info("publish denied client=%s topic=%.*s", s->client_id, (int)tlen, topic);
         b->stats.msgs_denied++;
+        if (perms_denied(s, RULE_PUBLISH, topic, tlen, pub->qos, pub->retain))
+            return; /* on_deny disconnect: the DISCONNECT is the answer */
         ack(c, pub, c->version == MQTT_V5 ? MQTT_RC_NOT_AUTHORIZED : 0);
         return;
     }

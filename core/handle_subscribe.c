@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "perms.h"
 #include "retain.h"
 #include "session.h"
 #include "topic.h"
@@ -84,6 +85,13 @@ void handle_subscribe(struct conn *c, struct mqtt_packet *p)
                 rc = MQTT_RC_NOT_AUTHORIZED;
                 log_info("subscribe denied client=%s filter=%.*s", s->client_id,
                          (int)e.filter.len, (const char *)e.filter.p);
+                if (perms_denied(s, RULE_SUBSCRIBE, tf, tl, e.qos, false)) {
+                    /* on_deny disconnect: no SUBACK; filters granted so far stay (the
+                     * session may persist), the rest are not looked at. */
+                    wd_free(reasons);
+                    wd_free(send_retained);
+                    return;
+                }
             }
         }
         if (!rc) {

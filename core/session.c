@@ -246,8 +246,10 @@ void session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
     if (expired(s->b, m))
         return;
     /* Receive is checked per message: a wildcard subscription never leaks a denied topic. */
-    if (!session_may(s, RULE_RECEIVE, msg_topic(m), m->topic_len, qos, false, NULL))
+    if (!session_may(s, RULE_RECEIVE, msg_topic(m), m->topic_len, qos, false, NULL)) {
+        perms_denied(s, RULE_RECEIVE, msg_topic(m), m->topic_len, qos, false);
         return;
+    }
     bool online = s->conn && s->conn->state == CONN_ACTIVE;
     if (!online && qos == 0)
         return; /* QoS 0 is not kept for offline clients */
@@ -284,7 +286,9 @@ void session_pump(struct session *s)
         struct delivery d;
         ring_remove(&s->queue, 0, &d);
         s->queued_bytes -= msg_size(d.m);
-        if (expired(s->b, d.m)) {
+        /* Queued under older permissions (an offline client): ask again. */
+        if (expired(s->b, d.m) ||
+            !session_may(s, RULE_RECEIVE, msg_topic(d.m), d.m->topic_len, d.qos, false, NULL)) {
             drop(s, &d);
             continue;
         }
@@ -521,14 +525,18 @@ void session_set_perms(struct session *s, struct perms *perms, bool default_allo
     s->perms = perms_ref(perms);
     s->default_allow = default_allow;
     perms_unref(old);
+    /* Cached verdicts were those of the old permissions. (Without memory: no cache.) */
+    if (!s->authz)
+        s->authz = perms_state_new();
+    perms_state_reset(s->authz);
 }
 
 bool session_may(const struct session *s, unsigned action, const char *topic, size_t tlen,
                  uint8_t qos, bool retain, uint8_t *granted)
 {
     struct acl_subject who = {s->username, s->client_id, s->cn};
-    return perms_allow(s->perms, s->default_allow, &who, action, topic, tlen, qos, retain,
-                       granted);
+    return perms_check(s->authz, s->perms, s->default_allow, &who, action, topic, tlen, qos,
+                       retain, granted);
 }
 
 void session_recheck(struct session *s)
@@ -564,6 +572,7 @@ static void session_free(struct session *s)
     loop_timer_cancel(s->b->loop, &s->expiry_timer);
     table_remove(s);
     perms_unref(s->perms);
+    perms_state_free(s->authz);
     wd_free(s->cn);
     wd_free(s->username);
     wd_free(s->client_id);

@@ -87,6 +87,7 @@ struct session {
     struct loop_timer expiry_timer;
     uint64_t disconnected_at;/* wall clock seconds, when offline */
     struct perms *perms;     /* holds a reference: topic permissions, NULL = none */
+    struct perms_state *authz; /* owned or NULL: verdict cache, denial counters (perms.h) */
     bool default_allow;      /* the answer when no rule matches (anonymous_default allow) */
     char *cn;                /* owned or NULL: certificate identity (%cn) */
     uint64_t route_mark;     /* route.c: routing pass that last saw this session */

@@ -150,6 +150,17 @@ enum wd_err record_encode_user_v1(const struct user *u, uint8_t **out, size_t *l
 enum wd_err record_encode_role(const struct role *r, uint8_t **out, size_t *len)
 {
     struct wr w = {0};
+    wr_u8(&w, RECORD_ROLE_V2);
+    wr_str(&w, r->description);
+    wr_rules(&w, r->rules, r->nrules);
+    wr_u8(&w, r->on_deny);
+    wr_uint(&w, r->strikes, 2);
+    return wr_finish(&w, out, len);
+}
+
+enum wd_err record_encode_role_v1(const struct role *r, uint8_t **out, size_t *len)
+{
+    struct wr w = {0};
     wr_u8(&w, RECORD_ROLE_V1);
     wr_str(&w, r->description);
     wr_rules(&w, r->rules, r->nrules);
@@ -403,10 +414,20 @@ enum wd_err record_decode_role(const void *key, size_t klen, const void *val, si
     if (!ro)
         return WD_ENOMEM;
     ro->name = key_str(key, klen, &r);
-    if (rd_ok(&r) && rd_u8(&r) != RECORD_ROLE_V1)
+    uint8_t ver = rd_u8(&r);
+    if (rd_ok(&r) && ver != RECORD_ROLE_V1 && ver != RECORD_ROLE_V2)
         rd_fail(&r, WD_EMALFORMED);
     ro->description = rd_str(&r);
     rd_rules(&r, &ro->rules, &ro->nrules);
+    if (ver == RECORD_ROLE_V2) {
+        ro->on_deny = rd_u8(&r);
+        ro->strikes = (uint16_t)rd_uint(&r, 2);
+        /* strikes only with DENY_STRIKES, and then within 1..DENY_STRIKES_MAX */
+        if (rd_ok(&r) && (ro->on_deny > DENY_STRIKES ||
+                          (ro->on_deny == DENY_STRIKES) != (ro->strikes != 0) ||
+                          ro->strikes > DENY_STRIKES_MAX))
+            rd_fail(&r, WD_EMALFORMED);
+    }
     if (rd_ok(&r) && r.n != 0)
         rd_fail(&r, WD_EMALFORMED);
     if (!rd_ok(&r)) {

@@ -24,7 +24,8 @@
 
 #define RECORD_USER_V1 1   /* schema 1: no last_login, no note */
 #define RECORD_USER_V2 2   /* current */
-#define RECORD_ROLE_V1 1
+#define RECORD_ROLE_V1 1   /* schema <= 2: no on_deny */
+#define RECORD_ROLE_V2 2   /* current: on_deny policy and strikes after the rules */
 #define RECORD_BINDING_V1 1
 #define RECORD_BAN_V1 1
 #define RECORD_AUDIT_V1 1
@@ -50,6 +51,8 @@ enum wd_err record_encode_user(const struct user *u, uint8_t **out, size_t *len)
 /* The schema-1 form of a user (drops last_login and note): for migration tests. */
 enum wd_err record_encode_user_v1(const struct user *u, uint8_t **out, size_t *len);
 enum wd_err record_encode_role(const struct role *r, uint8_t **out, size_t *len);
+/* The schema-2 form of a role (drops on_deny): for migration tests. */
+enum wd_err record_encode_role_v1(const struct role *r, uint8_t **out, size_t *len);
 enum wd_err record_encode_binding(const struct binding *b, uint8_t **out, size_t *len);
 enum wd_err record_encode_ban(const struct ban *b, uint8_t **out, size_t *len);
 enum wd_err record_encode_audit(const struct audit_entry *a, uint8_t **out, size_t *len);

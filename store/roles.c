@@ -37,6 +37,45 @@ bool roles_is_builtin(const char *name)
     return !strcmp(name, ROLE_ANONYMOUS) || !strcmp(name, ROLE_DEFAULT);
 }
 
+enum wd_err roles_parse_on_deny(const char *s, uint8_t *policy, uint16_t *strikes)
+{
+    *strikes = 0;
+    if (!strcmp(s, "none"))
+        *policy = DENY_UNSET;
+    else if (!strcmp(s, "drop"))
+        *policy = DENY_DROP;
+    else if (!strcmp(s, "disconnect"))
+        *policy = DENY_DISCONNECT;
+    else if (!strncmp(s, "strikes:", 8)) {
+        unsigned long n = 0;
+        const char *p = s + 8;
+        if (!*p)
+            return WD_EINVAL;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9' || n > DENY_STRIKES_MAX)
+                return WD_EINVAL;
+            n = n * 10 + (unsigned long)(*p - '0');
+        }
+        if (n == 0 || n > DENY_STRIKES_MAX)
+            return WD_EINVAL;
+        *policy = DENY_STRIKES;
+        *strikes = (uint16_t)n;
+    } else {
+        return WD_EINVAL;
+    }
+    return WD_OK;
+}
+
+void roles_format_on_deny(uint8_t policy, uint16_t strikes, char *out, size_t n)
+{
+    switch (policy) {
+    case DENY_DROP: snprintf(out, n, "drop"); break;
+    case DENY_DISCONNECT: snprintf(out, n, "disconnect"); break;
+    case DENY_STRIKES: snprintf(out, n, "strikes:%u", (unsigned)strikes); break;
+    default: snprintf(out, n, "none"); break;
+    }
+}
+
 enum wd_err roles_get(struct store_txn *t, const char *name, struct role **out)
 {
     const void *v = NULL;
@@ -60,6 +99,10 @@ static enum wd_err put_role(struct store_txn *t, const struct role *r, bool crea
     if (r->description && !users_valid_text(r->description, ROLES_DESC_MAX))
         return store_txn_fail(t, WD_EINVAL, "invalid description (at most %d bytes, no "
                                             "control characters)", ROLES_DESC_MAX);
+    if (r->on_deny > DENY_STRIKES || (r->on_deny == DENY_STRIKES) != (r->strikes != 0) ||
+        r->strikes > DENY_STRIKES_MAX)
+        return store_txn_fail(t, WD_EINVAL, "invalid on_deny policy (drop, disconnect or "
+                                            "strikes:N with N 1-%d)", DENY_STRIKES_MAX);
     if (r->nrules > RULES_MAX)
         return store_txn_fail(t, WD_ELIMIT, "too many rules (at most %d)", RULES_MAX);
     for (size_t i = 0; i < r->nrules; i++) {

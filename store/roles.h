@@ -21,6 +21,15 @@ bool roles_valid_name(const char *name);
 /* "anonymous" or "default". */
 bool roles_is_builtin(const char *name);
 
+/*
+ * A role's on_deny policy as written on the command line: "drop", "disconnect",
+ * "strikes:N" (N 1..DENY_STRIKES_MAX) or "none" (the role sets no policy).
+ * out: *policy (enum deny_policy), *strikes. WD_OK or WD_EINVAL.
+ */
+enum wd_err roles_parse_on_deny(const char *s, uint8_t *policy, uint16_t *strikes);
+/* The same text back ("none" for DENY_UNSET) into out[0..n). */
+void roles_format_on_deny(uint8_t policy, uint16_t strikes, char *out, size_t n);
+
 /* Returns owned: *out (backend_role_free). WD_ENOTFOUND "unknown role 'x'". */
 enum wd_err roles_get(struct store_txn *t, const char *name, struct role **out);
 /* WD_EEXIST when taken; name, description and rules are checked. */

@@ -25,13 +25,9 @@ static void names_free(struct names *ns)
     wd_free(ns->v);
 }
 
-/* Collect the keys of user records written in the version-1 format. */
-static enum wd_err collect_v1(void *ctx, const void *key, size_t klen, const void *val,
-                              size_t vlen)
+/* Collect a key (a user or role name) into ns. */
+static enum wd_err collect(struct names *ns, const void *key, size_t klen)
 {
-    struct names *ns = ctx;
-    if (record_version(val, vlen) != RECORD_USER_V1)
-        return WD_OK;
     if (ns->n == ns->cap) {
         size_t cap = ns->cap ? ns->cap * 2 : 16;
         char **nv = wd_realloc(ns->v, cap * sizeof *nv);
@@ -45,6 +41,24 @@ static enum wd_err collect_v1(void *ctx, const void *key, size_t klen, const voi
         return WD_ENOMEM;
     ns->v[ns->n++] = k;
     return WD_OK;
+}
+
+/* Collect the keys of user records written in the version-1 format. */
+static enum wd_err collect_v1(void *ctx, const void *key, size_t klen, const void *val,
+                              size_t vlen)
+{
+    if (record_version(val, vlen) != RECORD_USER_V1)
+        return WD_OK;
+    return collect(ctx, key, klen);
+}
+
+/* Collect the keys of role records written in the version-1 format. */
+static enum wd_err collect_role_v1(void *ctx, const void *key, size_t klen, const void *val,
+                                   size_t vlen)
+{
+    if (record_version(val, vlen) != RECORD_ROLE_V1)
+        return WD_OK;
+    return collect(ctx, key, klen);
 }
 
 /* 1 -> 2: rewrite every user in the version-2 format (last_login 0, empty note). */
@@ -74,11 +88,39 @@ static enum wd_err migrate_1_to_2(struct store_txn *t)
     return e;
 }
 
+/* 2 -> 3: rewrite every role in the version-2 format (no on_deny policy: DENY_UNSET). */
+static enum wd_err migrate_2_to_3(struct store_txn *t)
+{
+    struct names ns = {0};
+    enum wd_err e = store_each(t, DB_ROLES, false, collect_role_v1, &ns);
+    for (size_t i = 0; i < ns.n && e == WD_OK; i++) {
+        const void *v = NULL;
+        size_t vlen, klen = strlen(ns.v[i]);
+        struct role *r = NULL;
+        uint8_t *enc = NULL;
+        size_t elen;
+        e = store_get(t, DB_ROLES, ns.v[i], klen, &v, &vlen);
+        if (e == WD_OK)
+            e = record_decode_role(ns.v[i], klen, v, vlen, &r);
+        if (e == WD_EMALFORMED)
+            store_txn_fail(t, e, "migration 2->3: role '%s' does not decode", ns.v[i]);
+        if (e == WD_OK)
+            e = record_encode_role(r, &enc, &elen);
+        if (e == WD_OK)
+            e = store_put(t, DB_ROLES, ns.v[i], klen, enc, elen, false);
+        wd_free(enc);
+        backend_role_free(r);
+    }
+    names_free(&ns);
+    return e;
+}
+
 static const struct migration {
     uint32_t from;
     enum wd_err (*run)(struct store_txn *t);
 } migrations[] = {
     {1, migrate_1_to_2},
+    {2, migrate_2_to_3},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SCHEMA_VERSION - 1,

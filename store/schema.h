@@ -7,6 +7,7 @@
  * rewritten. History:
  *   1  users without last_login and note (user record version 1)
  *   2  users carry last_login and note (user record version 2)
+ *   3  roles carry an on_deny policy (role record version 2)
  */
 #ifndef WD_SCHEMA_H
 #define WD_SCHEMA_H
@@ -16,7 +17,7 @@
 #include "err.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /*
  * In a read transaction: does the store need schema_upgrade()? (no meta yet,

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "acl.h"
+#include "mem.h"
 
 #define S(x) x, sizeof(x) - 1
 
@@ -200,6 +201,56 @@ static void test_eval(void **state)
                      ACL_NO_MATCH);
 }
 
+/* The verdict cache: hits, keys kept apart, full-topic compare, bounded, cleared. */
+static void test_cache(void **state)
+{
+    (void)state;
+    size_t base = mem_in_use();
+    struct acl_cache *c = acl_cache_new();
+    assert_non_null(c);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/b"), 1, false), -1);
+    acl_cache_put(c, RULE_PUBLISH, S("a/b"), 1, false, true);
+    acl_cache_put(c, RULE_PUBLISH, S("a/b"), 2, false, false);
+    acl_cache_put(c, RULE_PUBLISH, S("a/b"), 1, true, false);
+    acl_cache_put(c, RULE_RECEIVE, S("a/b"), 0, false, false);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/b"), 1, false), 1);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/b"), 2, false), 0);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/b"), 1, true), 0);
+    assert_int_equal(acl_cache_get(c, RULE_RECEIVE, S("a/b"), 0, false), 0);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/bc"), 1, false), -1);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, "a/b", 2, 1, false), -1); /* prefix */
+    /* A verdict is replaced in place. */
+    acl_cache_put(c, RULE_PUBLISH, S("a/b"), 1, false, false);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, S("a/b"), 1, false), 0);
+    /* Many topics: never more than the slots, and every hit is the right topic's verdict. */
+    char t[32];
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(t, sizeof t, "dev/%d/x", i);
+        acl_cache_put(c, RULE_PUBLISH, t, (size_t)n, 0, false, i % 3 == 0);
+    }
+    size_t cached = 0;
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(t, sizeof t, "dev/%d/x", i);
+        int v = acl_cache_get(c, RULE_PUBLISH, t, (size_t)n, 0, false);
+        if (v >= 0) {
+            cached++;
+            assert_int_equal(v, i % 3 == 0);
+        }
+    }
+    assert_true(cached > 0 && cached <= ACL_CACHE_SLOTS);
+    /* Too long to cache: skipped. */
+    char longt[ACL_CACHE_TOPIC_MAX + 2];
+    memset(longt, 'x', sizeof longt);
+    acl_cache_put(c, RULE_PUBLISH, longt, sizeof longt, 0, false, true);
+    assert_int_equal(acl_cache_get(c, RULE_PUBLISH, longt, sizeof longt, 0, false), -1);
+    acl_cache_clear(c);
+    assert_int_equal(acl_cache_get(c, RULE_RECEIVE, S("a/b"), 0, false), -1);
+    assert_true(c->hits > 0 && c->misses > 0);
+    acl_cache_free(c);
+    acl_cache_free(NULL);
+    assert_int_equal(mem_in_use(), base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_overlaps),
         cmocka_unit_test(test_substitute),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

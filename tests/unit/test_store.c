@@ -802,11 +802,11 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(store_write(s, tx_write_v1, &u), WD_OK);
     store_close(s);
 
-    /* The schema-1 store opens with schema-2 code: users rewritten, schema bumped. */
+    /* The schema-1 store opens with today's code: users rewritten, schema bumped. */
     s = open_store(NULL);
     struct store_info in;
     assert_int_equal(store_info(s, &in), WD_OK);
-    assert_int_equal(in.schema, 2);
+    assert_int_equal(in.schema, SCHEMA_VERSION);
     struct raw_arg r = {.key = "legacy"};
     assert_int_equal(store_read(s, tx_raw_version, &r), WD_OK);
     assert_int_equal(r.ver, RECORD_USER_V2);
@@ -824,6 +824,123 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(store_verify(s, NULL, NULL, &problems), WD_OK);
     assert_int_equal(problems, 0);
     store_close(s);
+}
+
+/* A schema-2 store: role "ops" in the version-1 role format. */
+static enum wd_err tx_write_role_v1(struct store_txn *t, void *arg)
+{
+    const struct role *r = arg;
+    uint8_t *b;
+    size_t n;
+    enum wd_err e = record_encode_role_v1(r, &b, &n);
+    if (e != WD_OK)
+        return e;
+    e = store_put(t, DB_ROLES, r->name, strlen(r->name), b, n, false);
+    wd_free(b);
+    struct record_meta m;
+    if (e == WD_OK)
+        e = store_meta_get(t, &m);
+    m.schema = 2;
+    if (e == WD_OK)
+        e = store_meta_put(t, &m);
+    return e;
+}
+
+static enum wd_err tx_raw_role_version(struct store_txn *t, void *arg)
+{
+    struct raw_arg *r = arg;
+    const void *v;
+    size_t n;
+    enum wd_err e = store_get(t, DB_ROLES, r->key, strlen(r->key), &v, &n);
+    if (e == WD_OK)
+        r->ver = record_version(v, n);
+    return e;
+}
+
+static void test_migration_from_v2(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct rule rr[] = {rule(RULE_ALLOW, RULE_PUBLISH, "plant/#")};
+    struct role r = {.name = "ops", .description = "operators", .rules = rr, .nrules = 1,
+                     .on_deny = DENY_DISCONNECT /* dropped by the v1 format */};
+    assert_int_equal(store_write(s, tx_write_role_v1, &r), WD_OK);
+    struct raw_arg raw = {.key = "ops"};
+    assert_int_equal(store_read(s, tx_raw_role_version, &raw), WD_OK);
+    assert_int_equal(raw.ver, RECORD_ROLE_V1);
+    store_close(s);
+
+    /* The schema-2 store opens with schema-3 code: roles rewritten with no policy. */
+    s = open_store(NULL);
+    struct store_info in;
+    assert_int_equal(store_info(s, &in), WD_OK);
+    assert_int_equal(in.schema, 3);
+    assert_int_equal(store_read(s, tx_raw_role_version, &raw), WD_OK);
+    assert_int_equal(raw.ver, RECORD_ROLE_V2);
+    struct role *d = get_role(s, "ops");
+    assert_non_null(d);
+    assert_string_equal(d->description, "operators");
+    assert_int_equal(d->nrules, 1);
+    assert_string_equal(d->rules[0].filter, "plant/#");
+    assert_int_equal(d->on_deny, DENY_UNSET);
+    assert_int_equal(d->strikes, 0);
+    backend_role_free(d);
+    size_t problems = 99;
+    assert_int_equal(store_verify(s, NULL, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    store_close(s);
+}
+
+static void test_role_on_deny(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum wd_err want;
+        uint8_t policy;
+        uint16_t strikes;
+    } rows[] = {
+        {"drop", WD_OK, DENY_DROP, 0},           {"disconnect", WD_OK, DENY_DISCONNECT, 0},
+        {"strikes:3", WD_OK, DENY_STRIKES, 3},   {"none", WD_OK, DENY_UNSET, 0},
+        {"strikes:0", WD_EINVAL, 0, 0},          {"strikes:", WD_EINVAL, 0, 0},
+        {"strikes:10001", WD_EINVAL, 0, 0},      {"strikes:99999999999999", WD_EINVAL, 0, 0},
+        {"strikes:-1", WD_EINVAL, 0, 0},         {"kick", WD_EINVAL, 0, 0},
+        {"", WD_EINVAL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint8_t p = 99;
+        uint16_t n = 99;
+        enum wd_err e = roles_parse_on_deny(rows[i].text, &p, &n);
+        if (e != rows[i].want || (e == WD_OK && (p != rows[i].policy || n != rows[i].strikes)))
+            fail_msg("on_deny '%s': got %s %u %u", rows[i].text, wd_errname(e), p, n);
+        char back[32];
+        if (e == WD_OK) {
+            roles_format_on_deny(p, n, back, sizeof back);
+            assert_string_equal(back, rows[i].text);
+        }
+    }
+    /* Stored with the role; refused when inconsistent. */
+    struct store *s = open_store(NULL);
+    struct role r = {.name = "strict", .description = "", .on_deny = DENY_STRIKES, .strikes = 5};
+    assert_int_equal(store_write(s, tx_role_add, &r), WD_OK);
+    struct role *d = get_role(s, "strict");
+    assert_non_null(d);
+    assert_int_equal(d->on_deny, DENY_STRIKES);
+    assert_int_equal(d->strikes, 5);
+    backend_role_free(d);
+    struct role bad = {.name = "bad", .description = "", .on_deny = DENY_DROP, .strikes = 5};
+    assert_int_equal(store_write(s, tx_role_add, &bad), WD_EINVAL);
+    store_close(s);
+    /* The record refuses a policy out of range and strikes without DENY_STRIKES. */
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(record_encode_role(&r, &b, &n), WD_OK);
+    assert_int_equal(b[0], RECORD_ROLE_V2);
+    b[n - 3] = 4;
+    assert_int_equal(record_decode_role("x", 1, b, n, &d), WD_EMALFORMED);
+    b[n - 3] = DENY_DROP;
+    assert_int_equal(record_decode_role("x", 1, b, n, &d), WD_EMALFORMED);
+    wd_free(b);
 }
 
 static enum wd_err tx_meta_schema(struct store_txn *t, void *arg)
@@ -1050,6 +1167,8 @@ int main(void)
         T(test_map_resized_by_other_process),
         T(test_migration_from_v1),
         T(test_newer_schema_refused),
+        T(test_migration_from_v2),
+        T(test_role_on_deny),
         T(test_corrupt_record),
         T(test_backup),
         T(test_backend_ops),
