@@ -8,7 +8,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE = -std=c11 -D_GNU_SOURCE $(WARN) -Icore -MMD -MP
 REL_FLAGS = -O2 -g
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson -llmdb
+LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson -llmdb -lncursesw
 TEST_LIBS = -lcmocka
 
 CORE_SRC := $(sort $(wildcard core/*.c))
@@ -21,6 +21,7 @@ UNIT_BASE := core/mem.c core/err.c core/buf.c
 # What each unit test links besides UNIT_BASE (default: core/<name>.c).
 UNIT_topic := core/topic.c core/tree.c core/rtree.c
 UNIT_acl := core/acl.c core/topic.c
+UNIT_model := tui/model.c
 UNIT_token := core/token.c core/topic.c
 UNIT_import := store/import.c core/topic.c core/codec.c core/pw.c
 UNIT_store := $(filter-out store/import.c,$(STORE_SRC)) core/topic.c

@@ -70,7 +70,7 @@ struct config {
     struct config_listener *listeners; /* owned array */
     size_t nlisteners;
     char *store_dir;                 /* owned; default "./warden-data" */
-    char *admin_socket;              /* owned or NULL: admin socket path; NULL = STORE_DIR/admin.sock */
+    char *admin_socket;              /* owned; NULL = STORE_DIR/admin.sock */
     uint32_t max_connections;        /* default 2048; 0 = unlimited */
     uint32_t max_packet_size;        /* bytes, default 1048576; applies both directions */
     uint32_t max_inflight_messages;  /* default 20: our Receive Maximum and outbound window cap */

@@ -1,0 +1,35 @@
+/*
+ * admin_client.h - the admin calls of admin.h, carried over the admin socket
+ * (protocol in admin_sock.h) to a broker in another process: what `warden
+ * console` attaches with. Results are the same owned snapshots as admin.h's,
+ * freed with admin_sessions_free()/admin_subs_free().
+ * Thread: one thread at a time per client (the console's).
+ */
+#ifndef WD_ADMIN_CLIENT_H
+#define WD_ADMIN_CLIENT_H
+
+#include <stddef.h>
+
+#include "admin.h"
+#include "err.h"
+
+struct admin_client;
+
+/* Connect to the socket at path. Returns owned: *out (admin_client_free). why says what failed. */
+enum wd_err admin_client_open(const char *path, struct admin_client **out, char *why, size_t n);
+void admin_client_free(struct admin_client *c);
+
+/* Broker version, pid and listeners (copied, truncated to the sizes given). */
+enum wd_err admin_client_hello(struct admin_client *c, char *version, size_t vn, long *pid,
+                               char *listeners, size_t ln);
+enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions *out);
+enum wd_err admin_client_subs(struct admin_client *c, const char *client_id,
+                              struct admin_subs *out);
+enum wd_err admin_client_stats(struct admin_client *c, struct admin_stats *out);
+enum wd_err admin_client_disconnect(struct admin_client *c, const char *client_id);
+enum wd_err admin_client_shutdown(struct admin_client *c);
+/* Up to max recent log lines of line_size bytes each, oldest first; *n = lines. */
+enum wd_err admin_client_log(struct admin_client *c, char *lines, size_t line_size, size_t max,
+                             size_t *n);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * keys.h - the console's actions as one X-macro table: id, keys, where it
+ * applies, help text. The keymap (keys_lookup) and the help screen are both
+ * generated from it, so that they cannot disagree (tig's REQ_INFO).
+ * Thread: console.
+ */
+#ifndef WD_TUI_KEYS_H
+#define WD_TUI_KEYS_H
+
+#include <stddef.h>
+
+/* X(id, key, other key (0 = none), key names for help, scope, help) */
+#define TUI_ACTIONS(X)                                                                      \
+    X(ACT_OVERVIEW, '1', KEY_F(1), "1 F1", "global", "Overview: traffic, connections, memory") \
+    X(ACT_SESSIONS, '2', KEY_F(2), "2 F2", "global", "Sessions: connected and offline clients") \
+    X(ACT_LOG, '7', KEY_F(7), "7 F7", "global", "Log: the broker's recent log lines")       \
+    X(ACT_HELP, '?', KEY_F(10), "? F10", "global", "This help")                             \
+    X(ACT_QUIT, 'q', 0, "q", "global",                                                      \
+      "Quit (embedded: stops the broker, after confirmation; attached: detaches)")          \
+    X(ACT_BACK, 27, KEY_LEFT, "Esc Left", "global", "Back to the previous screen")          \
+    X(ACT_REDRAW, 12, 0, "^L", "global", "Redraw the screen")                               \
+    X(ACT_UP, KEY_UP, 0, "Up", "lists", "Select the previous row / scroll up")              \
+    X(ACT_DOWN, KEY_DOWN, 0, "Down", "lists", "Select the next row / scroll down")          \
+    X(ACT_PGUP, KEY_PPAGE, 0, "PgUp", "lists", "One page up")                               \
+    X(ACT_PGDN, KEY_NPAGE, ' ', "PgDn Space", "lists", "One page down")                     \
+    X(ACT_HOME, KEY_HOME, 'g', "Home g", "lists", "First row")                              \
+    X(ACT_END, KEY_END, 'G', "End G", "lists", "Last row (Log: follow new lines)")          \
+    X(ACT_SORT_NEXT, '>', '.', "> .", "sessions", "Sort by the next column")                \
+    X(ACT_SORT_PREV, '<', ',', "< ,", "sessions", "Sort by the previous column")            \
+    X(ACT_SORT_REV, 'r', 0, "r", "sessions", "Reverse the sort order")                      \
+    X(ACT_FILTER, '/', 0, "/", "sessions", "Filter as you type (Enter keeps, Esc clears)")  \
+    X(ACT_ENTER, '\n', KEY_ENTER, "Enter", "sessions", "Session detail with subscriptions") \
+    X(ACT_KICK, 'k', 0, "k", "sessions", "Disconnect the selected client (asks first)")
+
+enum action {
+    ACT_NONE,
+#define KEYS_ENUM(id, k1, k2, names, scope, help) id,
+    TUI_ACTIONS(KEYS_ENUM)
+#undef KEYS_ENUM
+    ACT_COUNT
+};
+
+struct key_info {
+    enum action action;
+    int key, key2;      /* curses key codes; key2 0 = none */
+    const char *names;  /* as shown in help: "1 F1" */
+    const char *scope;  /* "global", "lists", "sessions" */
+    const char *help;
+};
+
+/* The table, in help order (keys_table[i].action == i + 1). */
+extern const struct key_info keys_table[];
+extern const size_t keys_count;
+
+/* The action bound to curses key ch; ACT_NONE if none. '\r' counts as Enter. */
+enum action keys_lookup(int ch);
+
+/* The first key name of an action ("k"), for hints. */
+const char *keys_name(enum action a);
+
+#endif

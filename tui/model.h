@@ -1,0 +1,112 @@
+/*
+ * model.h - the console's view-model: rows built from an admin snapshot,
+ * sorted and filtered, with a selection kept by key (the client id) across
+ * refreshes, and per-second rates computed from successive stats snapshots.
+ * Pure: no curses, no I/O, no globals; draw code reads it and never changes it.
+ * Thread: console.
+ */
+#ifndef WD_TUI_MODEL_H
+#define WD_TUI_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "admin.h"
+
+/* Session list columns, in display order: the sort keys. */
+#define MODEL_COLUMNS(X)                          \
+    X(COL_CLIENT, "Client id", 17)                \
+    X(COL_IDENTITY, "Identity", 11)               \
+    X(COL_AUTH, "Auth", 11)                       \
+    X(COL_ADDR, "Address", 19)                    \
+    X(COL_PROTO, "Proto", 5)                      \
+    X(COL_TLS, "TLS", 7)                          \
+    X(COL_SINCE, "Since", 7)                      \
+    X(COL_IN, "Msgs in", 7)                       \
+    X(COL_OUT, "Msgs out", 8)                     \
+    X(COL_SUBS, "Subs", 5)                        \
+    X(COL_INFLIGHT, "Infl", 5)                    \
+    X(COL_QUEUED, "Queue", 5)
+
+enum model_col {
+#define MODEL_COL_ENUM(id, title, width) id,
+    MODEL_COLUMNS(MODEL_COL_ENUM)
+#undef MODEL_COL_ENUM
+    MODEL_NCOLS
+};
+
+#define MODEL_FILTER_MAX 128
+
+struct model {
+    const struct admin_sessions *snap; /* borrowed: see model_set_sessions() */
+    size_t *rows;                /* owned: indexes into snap->v, filtered and sorted */
+    size_t nrows;                /* rows shown */
+    size_t cap;                  /* allocated entries of rows */
+    enum model_col sort_col;     /* default COL_CLIENT */
+    bool sort_desc;              /* descending order */
+    char filter[MODEL_FILTER_MAX]; /* case-insensitive substring; "" = all */
+    char *sel_key;               /* owned: client id of the selected row, NULL = none */
+    size_t sel;                  /* selected row (index into rows) when nrows > 0 */
+    size_t top;                  /* first row on screen */
+};
+
+void model_init(struct model *m);
+/* Free what m owns (not the snapshot it borrows). */
+void model_fini(struct model *m);
+
+/*
+ * Show snap (NULL = empty). Borrows: snap until the next model_set_sessions()
+ * or model_fini(); the caller frees the previous snapshot after this call.
+ * The selection follows its key; if that row vanished, the row now at the
+ * same position is selected. WD_ENOMEM leaves the model empty.
+ */
+enum wd_err model_set_sessions(struct model *m, const struct admin_sessions *snap);
+/* Filter text (copied, truncated to MODEL_FILTER_MAX-1); rows rebuilt. */
+enum wd_err model_set_filter(struct model *m, const char *text);
+/* Sort by col (desc: descending); rows rebuilt, selection kept by key. */
+enum wd_err model_set_sort(struct model *m, enum model_col col, bool desc);
+/* Move the selection by delta rows, clamped. */
+void model_move(struct model *m, long delta);
+/* Select the row with client id key; false (selection unchanged) if not shown. */
+bool model_select_key(struct model *m, const char *key);
+/* The selected session, or NULL with no rows. Borrows: as the snapshot. */
+const struct admin_session *model_selected(const struct model *m);
+/* The i-th shown row (i < nrows). Borrows: as the snapshot. */
+const struct admin_session *model_row(const struct model *m, size_t i);
+/* Adjust top so that the selection is visible in height rows. */
+void model_scroll(struct model *m, size_t height);
+/* Column title and width. */
+const char *model_col_title(enum model_col c);
+int model_col_width(enum model_col c);
+/* Does s match filter text f (case-insensitive substring of id, identity, auth, address)? */
+bool model_matches(const struct admin_session *s, const char *f);
+
+/* ---- rates over successive stats snapshots ---- */
+
+#define MODEL_HIST 600 /* one sample a second: ten minutes */
+
+enum model_series { SER_MSGS_IN, SER_MSGS_OUT, SER_BYTES_IN, SER_BYTES_OUT, SER_CONNECTS, SER_N };
+
+struct model_rates {
+    struct admin_stats last;     /* previous snapshot */
+    uint64_t last_ms;            /* when it was taken (caller's monotonic clock) */
+    bool have_last;
+    double now[SER_N];           /* latest per-second rates */
+    float hist[SER_N][MODEL_HIST]; /* ring of per-second rates */
+    size_t hist_n;               /* samples held, up to MODEL_HIST */
+    size_t hist_next;            /* slot of the next sample */
+};
+
+void model_rates_init(struct model_rates *r);
+/* Add a snapshot taken at now_ms; the first one only sets the baseline. */
+void model_rates_push(struct model_rates *r, const struct admin_stats *s, uint64_t now_ms);
+/*
+ * Average the last n*per samples of series k into n buckets of per samples,
+ * oldest first, into out. Returns the number of buckets filled (missing
+ * history at the start is left out).
+ */
+size_t model_rates_buckets(const struct model_rates *r, enum model_series k, size_t per,
+                           double *out, size_t n);
+
+#endif

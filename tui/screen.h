@@ -1,0 +1,92 @@
+/*
+ * screen.h - what the console's screens share: the console state (struct
+ * tui), reaction flags and struct screen_ops. One scr_*.c per screen.
+ *
+ * A screen's key function runs one action and returns reaction flags; the
+ * loop in tui.c then refreshes snapshots, switches screens or redraws
+ * (htop's Htop_Reaction). draw reads the state and never changes the model
+ * beyond scrolling it into view. Thread: console.
+ */
+#ifndef WD_TUI_SCREEN_H
+#define WD_TUI_SCREEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "model.h"
+#include "tui.h"
+#include "widget.h"
+
+/* Reaction flags: what the loop does after a key. */
+#define R_NONE 0u
+#define R_REDRAW 1u      /* draw again */
+#define R_REFRESH 2u     /* take fresh snapshots now, then draw */
+#define R_PUSH 4u        /* open screen tui.push_to on top */
+#define R_POP 8u         /* back to the previous screen */
+#define R_QUIT 16u       /* leave the console */
+#define R_UNHANDLED 32u  /* the screen did not use the key: try the global actions */
+
+enum screen_id { SCR_OVERVIEW, SCR_SESSIONS, SCR_DETAIL, SCR_LOG, SCR_HELP, SCR_COUNT };
+
+#define TUI_LOG_MAX 512  /* log lines fetched (the broker's ring size) */
+#define TUI_STACK 8
+
+struct tui;
+
+struct screen_ops {
+    const char *name;                               /* title bar */
+    void (*enter)(struct tui *t);                   /* NULL = nothing */
+    enum wd_err (*update)(struct tui *t);           /* fetch this screen's snapshots */
+    void (*draw)(struct tui *t, int y, int h, int w); /* rows [y, y+h) */
+    unsigned (*key)(struct tui *t, enum action a, int ch);
+    const char *hints;                              /* function bar text */
+};
+
+extern const struct screen_ops scr_overview, scr_sessions, scr_detail, scr_log, scr_help;
+
+typedef void (*tui_confirm_fn)(struct tui *t, const char *arg);
+
+struct tui {
+    const struct tui_ops *ops;
+    struct tui_info info;
+    enum screen_id stack[TUI_STACK]; /* stack[depth-1] is shown */
+    int depth;
+    enum screen_id push_to;          /* for R_PUSH */
+    bool utf8;                       /* the locale is UTF-8: block sparklines */
+
+    struct admin_stats stats;        /* latest, valid when have_stats */
+    bool have_stats;
+    struct model_rates rates;
+    struct admin_sessions sessions;  /* owned snapshot; the model borrows it */
+    struct model model;
+    char *detail_id;                 /* malloc'd: the session the detail screen shows */
+    struct admin_subs subs;          /* owned: detail_id's subscriptions */
+    enum wd_err subs_err;
+    char (*log)[TUI_LOG_LINE];       /* malloc'd, TUI_LOG_MAX lines */
+    size_t nlog;
+    size_t log_back;                 /* lines scrolled back from the newest; 0 = follow */
+    size_t help_top;
+
+    char status[256];                /* status line message */
+    bool status_err;
+    struct prompt prompt;            /* text entry on the status line (filter) */
+    bool confirming;                 /* a yes/no question is on the status line */
+    char question[256];
+    char confirm_arg[256];
+    tui_confirm_fn confirm_yes;
+    bool quit_confirmed;
+    bool gone;                       /* the broker went away */
+};
+
+/* Put a message on the status line (err: an error, shown in bold). */
+void tui_status(struct tui *t, bool err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Ask a yes/no question; yes(t, arg) runs on 'y'. arg is copied. */
+void tui_confirm(struct tui *t, const char *question, tui_confirm_fn yes, const char *arg);
+/* Report a failed admin call on the status line (what: "disconnect"); notes WD_ECLOSED. */
+void tui_fail(struct tui *t, const char *what, enum wd_err e);
+/* Fetch the session list into t->sessions and the model (shared by the list and detail). */
+enum wd_err tui_refresh_sessions(struct tui *t);
+
+#endif
