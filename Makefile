@@ -113,5 +113,9 @@ BENCH_FLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
 build/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_FLAGS) $(CFLAGS) -o $@ $<
+# The generator links WolfSSL for the TLS handshake scenario only.
+build/bench/mqbench: tests/bench/mqbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_FLAGS) -DMQBENCH_TLS $(CFLAGS) -o $@ $< -lwolfssl
 bench: warden build/bench/mqbench build/bench/relay
 	/usr/bin/python3 tests/bench/bench.py

@@ -22,6 +22,8 @@ enum wd_err buf_reserve(struct buf *b, size_t n)
     if (b->cap - b->len >= n)
         return WD_OK;
     size_t used = buf_used(b);
+    if (n > UINT32_MAX - used)
+        return WD_ENOMEM;
     if (b->off && b->cap - used >= n) {
         memmove(b->data, b->data + b->off, used);
         b->off = 0;
@@ -35,15 +37,17 @@ enum wd_err buf_reserve(struct buf *b, size_t n)
     }
     size_t cap = b->cap ? b->cap : 256;
     while (cap - used < n) {
-        if (cap > SIZE_MAX / 2)
-            return WD_ENOMEM;
+        if (cap > UINT32_MAX / 2) {
+            cap = UINT32_MAX;
+            break;
+        }
         cap *= 2;
     }
     uint8_t *d = wd_realloc(b->data, cap);
     if (!d)
         return WD_ENOMEM;
     b->data = d;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
     return WD_OK;
 }
 

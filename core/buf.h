@@ -14,11 +14,13 @@
 
 #include "err.h"
 
+/* 32-bit offsets: a buffer stays below 4 GiB (packets are at most 256 MiB), and
+ * every connection embeds two of these, so 8 bytes each count (idle memory). */
 struct buf {
     uint8_t *data; /* owned allocation of cap bytes, or NULL */
-    size_t off;    /* first live byte */
-    size_t len;    /* one past the last live byte */
-    size_t cap;    /* allocated size */
+    uint32_t off;  /* first live byte */
+    uint32_t len;  /* one past the last live byte */
+    uint32_t cap;  /* allocated size */
 };
 
 void buf_init(struct buf *b);

@@ -10,6 +10,7 @@
  */
 #include "conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,19 +88,30 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     c->b = b;
     c->lst = lst;
     c->problem_info = true;
-    snprintf(c->addr, sizeof c->addr, "%s", addr);
-    /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters. */
+    /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters:
+     * both strings in one block, "ip:port\0ip\0". */
+    size_t alen = strlen(addr);
     const char *colon = strrchr(addr, ':');
-    size_t iplen = colon ? (size_t)(colon - addr) : strlen(addr);
+    size_t iplen = colon ? (size_t)(colon - addr) : alen;
     const char *ip = addr;
     if (iplen >= 2 && addr[0] == '[' && addr[iplen - 1] == ']') {
         ip++;
         iplen -= 2;
     }
-    snprintf(c->ip, sizeof c->ip, "%.*s", (int)iplen, ip);
+    if (!(c->addr = wd_malloc(alen + 1 + iplen + 1))) {
+        log_warning("out of memory accepting %s", addr);
+        close(fd);
+        wd_free(c);
+        return;
+    }
+    memcpy(c->addr, addr, alen + 1);
+    c->ip = c->addr + alen + 1;
+    memcpy(c->ip, ip, iplen);
+    c->ip[iplen] = '\0';
     if (!auth_accept(b->auth, c->ip)) {
         log_info("refusing %s: too many connections from %s", addr, c->ip);
         close(fd);
+        wd_free(c->addr);
         wd_free(c);
         return;
     }
@@ -115,6 +127,7 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
             log_warning("out of memory accepting %s", addr);
             auth_release(b->auth, c->ip);
             close(fd);
+            wd_free(c->addr);
             wd_free(c);
             return;
         }
@@ -123,6 +136,7 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
         auth_release(b->auth, c->ip);
         tls_conn_free(c->tls);
         close(fd);
+        wd_free(c->addr);
         wd_free(c);
         return;
     }
@@ -187,6 +201,7 @@ void conn_free(struct conn *c)
             wd_free(c->alias_in[i].topic);
         wd_free(c->alias_in);
     }
+    wd_free(c->addr);
     wd_free(c);
 }
 
@@ -351,6 +366,10 @@ static void read_input(struct conn *c)
             else if (c->state == CONN_AUTH &&
                      buf_used(&c->in) > (size_t)b->cfg.max_packet_size + 65536)
                 conn_close(c, MQTT_RC_PACKET_TOO_LARGE, false, false);
+            /* A short plain read drained the socket: the level-triggered loop says
+             * when more comes (or EOF), so skip the recv() that would say EAGAIN. */
+            if (!c->tls && (size_t)n < sizeof b->rbuf)
+                return;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -493,9 +512,105 @@ static void alias_forget_last(struct conn *c)
     c->alias_out[c->alias_out_used].topic = NULL;
 }
 
+/*
+ * The fan-out cache. While route_publish() hands one message to its
+ * subscribers, each variant of its PUBLISH (protocol version, QoS, RETAIN
+ * flag) is encoded once, kept here, and copied into every further
+ * subscriber's output with only the packet id patched. A delivery with
+ * per-subscriber properties (5.0 Subscription Identifiers, topic alias,
+ * Message Expiry) or DUP takes the encoder. Valid only between
+ * conn_fanout_begin() and conn_fanout_end(), while the message is alive and
+ * unchanged; fixed storage, so nothing to free and nothing counted.
+ * Thread: broker (one routing pass at a time).
+ */
+#define FAN_VARIANTS 4
+#define FAN_MAX 1024         /* larger PUBLISH packets are encoded per subscriber */
+
+static struct {
+    const struct msg *m;     /* the message being routed; NULL outside a pass */
+    uint8_t n;               /* variants used */
+    struct fan_variant {
+        uint8_t version, qos;
+        bool retain;
+        uint16_t pid_off;    /* offset of the packet id (QoS > 0) */
+        uint16_t len;
+        uint8_t bytes[FAN_MAX];
+    } v[FAN_VARIANTS];
+} fan;
+
+void conn_fanout_begin(const struct msg *m)
+{
+    fan.m = m;
+    fan.n = 0;
+}
+
+void conn_fanout_end(void)
+{
+    fan.m = NULL;
+}
+
+/* Can d go to c as a copy of a shared encoding? */
+static bool fan_eligible(const struct conn *c, const struct delivery *d, bool dup)
+{
+    if (d->m != fan.m || dup)
+        return false;
+    return c->version != MQTT_V5 ||
+           (!d->m->expiry_at_ms && !d->nsubid && !c->alias_out_max);
+}
+
+static struct fan_variant *fan_find(uint8_t version, uint8_t qos, bool retain)
+{
+    for (uint8_t i = 0; i < fan.n; i++)
+        if (fan.v[i].version == version && fan.v[i].qos == qos && fan.v[i].retain == retain)
+            return &fan.v[i];
+    return NULL;
+}
+
+/* Keep the PUBLISH just encoded at out[before..] as the variant for later subscribers. */
+static void fan_keep(const struct conn *c, const struct delivery *d, size_t before, size_t size)
+{
+    if (fan.n == FAN_VARIANTS || size > FAN_MAX)
+        return;
+    struct fan_variant *v = &fan.v[fan.n++];
+    const uint8_t *p = c->out.data + c->out.len - size;
+    assert(c->out.len - size == before);
+    v->version = c->version;
+    v->qos = d->qos;
+    v->retain = d->retain;
+    v->len = (uint16_t)size;
+    size_t hl = 1;           /* fixed header: type byte, then 1-4 remaining-length bytes */
+    while (p[hl] & 0x80)
+        hl++;
+    hl++;
+    /* the topic is sent in full here (no alias), so the packet id follows it */
+    v->pid_off = (uint16_t)(hl + 2 + d->m->topic_len);
+    memcpy(v->bytes, p, size);
+}
+
 enum wd_err conn_send_publish(struct conn *c, const struct delivery *d, bool dup)
 {
     const struct msg *m = d->m;
+    bool shared = fan_eligible(c, d, dup);
+    struct fan_variant *fv = shared ? fan_find(c->version, d->qos, d->retain) : NULL;
+    if (fv) {
+        if (c->max_packet_out && fv->len > c->max_packet_out) {
+            c->b->stats.msgs_dropped++; /* [MQTT-3.1.2-25] */
+            return WD_ETOOLARGE;
+        }
+        if (buf_append(&c->out, fv->bytes, fv->len) != WD_OK)
+            return WD_ENOMEM;
+        if (d->qos) {
+            uint8_t *pid = c->out.data + c->out.len - fv->len + fv->pid_off;
+            pid[0] = (uint8_t)(d->pid >> 8);
+            pid[1] = (uint8_t)d->pid;
+        }
+        c->msgs_out++;
+        c->bytes_out += fv->len;
+        c->b->stats.msgs_sent++;
+        c->b->stats.bytes_sent += fv->len;
+        conn_mark_output(c);
+        return WD_OK;
+    }
     struct mqtt_publish p = {
         .qos = d->qos,
         .dup = dup,
@@ -544,6 +659,8 @@ enum wd_err conn_send_publish(struct conn *c, const struct delivery *d, bool dup
         c->b->stats.msgs_dropped++;
         return WD_ETOOLARGE;
     }
+    if (shared)
+        fan_keep(c, d, before, size);
     c->msgs_out++;
     c->bytes_out += size;
     c->b->stats.msgs_sent++;

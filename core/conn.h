@@ -21,6 +21,7 @@ struct broker;
 struct listener;
 struct session;
 struct delivery;
+struct msg;
 struct tls_conn;
 struct auth_ticket;
 struct pending_connect;
@@ -44,42 +45,47 @@ struct alias_out {
     uint16_t len;
 };
 
+/*
+ * Laid out for idle memory (one of these per connection): pointers and
+ * 64-bit fields first, then the small ones packed together. Nothing here is
+ * a fixed-size string: the peer's address is one small allocation.
+ */
 struct conn {
     struct loop_io io;
     struct broker *b;
     struct listener *lst;
     struct conn *prev, *next;        /* broker's list of all connections */
     struct conn *flush_next;         /* broker's list of connections with output */
-    bool in_flush;                   /* on that list */
-    bool reaping;                    /* on the reap list */
     struct conn *reap_next;
-    enum conn_state state;
-    uint8_t version;                 /* MQTT_V31/V311/V5, 0 before CONNECT */
     struct buf in;
     struct buf out;
     struct session *s;               /* attached session once CONNACK is sent */
-    char addr[64];                   /* "ip:port" of the peer */
-    uint16_t keepalive;              /* effective keepalive, seconds */
+    char *addr;                      /* owned: "ip:port" of the peer (one block with ip) */
+    char *ip;                        /* the peer address without port (bans, counters); in addr's block */
     uint64_t last_rx_ms;             /* loop time of the last packet received */
     struct loop_timer timer;         /* connect timeout, then keepalive */
-    uint32_t max_packet_out;         /* client's Maximum Packet Size, 0 = no limit */
-    uint16_t window;                 /* outbound in-flight window */
-    uint16_t alias_out_max;          /* aliases we may use towards the client */
-    uint16_t alias_out_used;
     struct alias_out *alias_out;     /* owned, alias_out_max entries */
     struct alias_out *alias_in;      /* owned, topic_alias_maximum entries */
-    bool send_will;                  /* the close is abnormal: process the will */
-    bool problem_info;               /* 5.0 Request Problem Information (default 1) */
-    uint8_t close_reason;            /* why (for the log) */
     uint64_t connected_at;           /* wall clock seconds */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     struct tls_conn *tls;            /* owned; NULL on a plain listener (tls.h: identity, cipher) */
-    char ip[48];                     /* the peer address without port (bans, counters) */
-    bool counted;                    /* in auth's per-address count (auth_release at free) */
     char *username;                  /* owned or NULL: the authenticated identity */
-    uint8_t auth_method;             /* enum auth_method */
     struct auth_ticket *ticket;      /* a password check in progress (CONN_AUTH) */
     struct pending_connect *pending; /* owned: the CONNECT waiting for that check */
+    enum conn_state state;
+    uint32_t max_packet_out;         /* client's Maximum Packet Size, 0 = no limit */
+    uint16_t keepalive;              /* effective keepalive, seconds */
+    uint16_t window;                 /* outbound in-flight window */
+    uint16_t alias_out_max;          /* aliases we may use towards the client */
+    uint16_t alias_out_used;
+    uint8_t version;                 /* MQTT_V31/V311/V5, 0 before CONNECT */
+    uint8_t close_reason;            /* why (for the log) */
+    uint8_t auth_method;             /* enum auth_method */
+    bool in_flush;                   /* on the flush list */
+    bool reaping;                    /* on the reap list */
+    bool send_will;                  /* the close is abnormal: process the will */
+    bool problem_info;               /* 5.0 Request Problem Information (default 1) */
+    bool counted;                    /* in auth's per-address count (auth_release at free) */
 };
 
 /* Take a freshly accepted socket (non-blocking). Closes fd on failure. */
@@ -102,6 +108,15 @@ void conn_mark_output(struct conn *c);
  * (nothing queued), WD_ENOMEM, or WD_OK.
  */
 enum wd_err conn_send_publish(struct conn *c, const struct delivery *d, bool dup);
+
+/*
+ * Bracket the deliveries of one routed message (route_publish()): in
+ * between, conn_send_publish() encodes each variant of m's PUBLISH once and
+ * copies it to further subscribers. m must stay alive and unchanged until
+ * conn_fanout_end(). Thread: broker.
+ */
+void conn_fanout_begin(const struct msg *m);
+void conn_fanout_end(void);
 
 /* Queue an ack packet (PUBACK/PUBREC/PUBREL/PUBCOMP). */
 void conn_send_ack(struct conn *c, uint8_t type, uint16_t pid, uint8_t reason);

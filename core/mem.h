@@ -5,7 +5,7 @@
  * benchmark), enforce an optional limit, and let tests make the Nth allocation
  * fail (fault injection, as SQLite's tests do). A failed allocation returns
  * NULL; callers turn that into WD_ENOMEM and never abort on it.
- * Thread: any (counters are atomic).
+ * Thread: any (per-thread counters; see mem.c).
  */
 #ifndef WD_MEM_H
 #define WD_MEM_H
@@ -23,9 +23,15 @@ void wd_free(void *p);
 char *wd_strndup(const char *s, size_t len);
 char *wd_strdup(const char *s);
 
-/* Bytes currently allocated through these wrappers (payload bytes, not headers). */
+/*
+ * Bytes currently allocated through these wrappers: the usable size of each
+ * block (malloc_usable_size(), the request rounded up by malloc). Exact: it
+ * returns to the same value once everything allocated since has been freed.
+ * Sums every thread's counters under a mutex: for $SYS, the console and
+ * tests, not for a hot path.
+ */
 size_t mem_in_use(void);
-/* Highest value mem_in_use() has had. */
+/* Highest value mem_in_use() has returned (sampled when read, not per allocation). */
 size_t mem_peak(void);
 /* Refuse allocations that would take mem_in_use() above limit; 0 = no limit. */
 void mem_set_limit(size_t limit);

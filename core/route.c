@@ -111,6 +111,7 @@ void route_publish(struct broker *b, struct msg *m)
         b->stats.msgs_dropped++;
 
     uint32_t local[64];
+    conn_fanout_begin(m);
     for (uint32_t i = 0; i < x.n; i++) {
         struct route_entry *e = &b->route[i];
         uint32_t *ids = local;
@@ -130,4 +131,5 @@ void route_publish(struct broker *b, struct msg *m)
         if (ids != local)
             wd_free(ids);
     }
+    conn_fanout_end();
 }

@@ -3,7 +3,8 @@
 
 Every run starts a fresh broker on a free 127.0.0.1 port (equivalent
 settings: anonymous, no persistence, 20 in flight, 20000 queued, no $SYS,
-logging off), runs one mqbench scenario against it, and stops it again.
+logging off; a user with a password, rules or TLS where the scenario says),
+runs one mqbench scenario against it, and stops it again.
 Scenarios alternate Warden, Mosquitto, Warden, Mosquitto ... (PAIRS pairs,
 5 for fan-out). Prints one Markdown table of medians and min-max ranges and
 writes tests/bench/results.json. Standard library only; kills only the PIDs
@@ -33,8 +34,16 @@ MOSQUITTO = os.environ.get("MOSQUITTO") or shutil.which("mosquitto") or "/usr/sb
 
 INFLIGHT = 20
 QUEUED = 20000
+BENCH_USER = "bench"
+BENCH_PASS = "bench-password-0123456789"
+STORM = 500
+RULES = 100
+PW_ARGS = ["--user", BENCH_USER, "--pass", BENCH_PASS]
 
-# id, label, mode, mqbench args, metric, unit, better ("hi"/"lo"), target ratio
+# id, label, mode, mqbench args, metric, unit, better ("hi"/"lo"), target ratio,
+# broker setup {"pw": a user with a password (Warden: `warden user add` with the
+# default Argon2id cost; Mosquitto: mosquitto_passwd), "cache": Warden's
+# auth_cache_seconds, "tls": server certificate, "kinds": brokers to alternate}
 SCENARIOS = [
     ("q0_1to1", "1. QoS 0, 1 -> 1", "thru", ["--window", "4000"], "rate", "msgs/s", "hi", 10),
     ("q0_fanin", "2. QoS 0 fan-in, 50 -> 1 (wildcard)", "thru",
@@ -55,9 +64,20 @@ SCENARIOS = [
      "bytes_per_conn", "bytes", "lo", 0.7),
     ("connect_anon", "7a. connect rate, anonymous, 16 parallel", "connect",
      ["--par", "16"], "rate", "conn/s", "hi", 2),
-    ("connect_pw", "7b. connect rate, password (warm/cold)", "na", [], None, "conn/s", "hi", 1),
-    ("auth_storm", "8. auth storm: stream p99 during/without", "na", [], None, "", "lo", 1.5),
+    ("connect_pw", "7b. connect rate, password, warm cache, 16 parallel", "connect",
+     ["--par", "16"] + PW_ARGS, "rate", "conn/s", "hi", 1, {"pw": True}),
+    ("connect_pw_cold", "7c. connect rate, password, cold (no cache), 16 parallel", "connect",
+     ["--par", "16"] + PW_ARGS, "rate", "conn/s", "hi", None, {"pw": True, "cache": 0}),
+    ("auth_storm", "8. auth storm: QoS 0 stream @ 5k/s, %d password connects" % STORM, "lat",
+     ["--qos", "0", "--rate", "5000", "--storm", str(STORM)] + PW_ARGS, "storm", "us", "lo",
+     1.5, {"pw": True, "cache": 0}),
+    ("rules100", "9. QoS 0, 1 -> 1, %d rules (Mosquitto column: Warden, no rules)" % RULES,
+     "thru", ["--window", "4000"], "rate", "msgs/s", "hi", 0.9,
+     {"kinds": ("warden_rules", "warden")}),
+    ("tls_connect", "10. TLS handshake + CONNECT/CONNACK, 16 parallel", "connect",
+     ["--par", "16"], "rate", "conn/s", "hi", 1, {"tls": True}),
 ]
+SCENARIOS = [s if len(s) == 9 else s + ({},) for s in SCENARIOS]
 FANOUT_PAIRS = 5
 
 
@@ -100,22 +120,82 @@ def sys_busy_ticks():
     return sum(v[:8]) - idle, sum(v[:8])
 
 
+def cli(argv, stdin=None):
+    r = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv[:4]), r.stderr.strip()[-300:]))
+
+
+_templates = {}
+
+
+def template(tmp, what):
+    """A store or file made once per bench run and copied into each broker's directory:
+    'store_pw' (Warden store with the bench user), 'store_rules' (RULES rules in the
+    default role), 'passwd' (Mosquitto password file), 'pki' (make-test-pki.sh)."""
+    if what in _templates:
+        return _templates[what]
+    path = os.path.join(tmp, "tpl-" + what)
+    if what == "store_pw":
+        cli([WARDEN, "user", "add", BENCH_USER, "--password-stdin", "--store", path],
+            BENCH_PASS + "\n")
+    elif what == "store_rules":
+        # RULES - 1 allow rules that never match the benchmark's topics, then '#':
+        # every PUBLISH, SUBSCRIBE and delivery is decided by the last rule.
+        for i in range(RULES - 1):
+            cli([WARDEN, "role", "rule", "add", "default", "allow",
+                 "publish,subscribe,receive", "nomatch/%d/#" % i, "--store", path])
+        cli([WARDEN, "role", "rule", "add", "default", "allow", "publish,subscribe,receive",
+             "#", "--store", path])
+    elif what == "passwd":
+        cli(["mosquitto_passwd", "-c", "-b", path, BENCH_USER, BENCH_PASS])
+    elif what == "pki":
+        cli(["sh", os.path.join(ROOT, "share", "make-test-pki.sh"), path])
+    # Mosquitto drops to its own user before it reads these: make them readable.
+    os.chmod(tmp, 0o755)
+    for d, _, files in os.walk(path) if os.path.isdir(path) else [(tmp, [], [path])]:
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o644)
+    _templates[what] = path
+    return path
+
+
 class Broker:
-    def __init__(self, kind, tmp):
+    def __init__(self, kind, tmp, setup=None):
+        setup = setup or {}
         self.kind = kind
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=kind + "-", dir=tmp)
+        pki = template(tmp, "pki") if setup.get("tls") else None
         conf = os.path.join(self.dir, kind + ".conf")
-        if kind == "warden":
-            text = ("listener %d 127.0.0.1\nallow_anonymous true\nsys_interval 0\n"
-                    "max_connections 0\nmax_inflight_messages %d\nmax_queued_messages %d\n"
-                    "max_queued_bytes 0\nlog_level error\n" % (self.port, INFLIGHT, QUEUED))
-            argv = [WARDEN, "-c", conf, "--no-console", "--store",
-                    os.path.join(self.dir, "data")]
+        if kind.startswith("warden"):
+            data = os.path.join(self.dir, "data")
+            if setup.get("pw"):
+                shutil.copytree(template(tmp, "store_pw"), data)
+            elif kind == "warden_rules":
+                shutil.copytree(template(tmp, "store_rules"), data)
+            text = ("listener %d 127.0.0.1\nallow_anonymous true\nanonymous_default allow\n"
+                    "sys_interval 0\nmax_connections 0\nmax_inflight_messages %d\n"
+                    "max_queued_messages %d\nmax_queued_bytes 0\nlog_level error\n"
+                    % (self.port, INFLIGHT, QUEUED))
+            if "cache" in setup:
+                text += "auth_cache_seconds %d\n" % setup["cache"]
+            if pki:
+                text += "certfile %s/server.pem\nkeyfile %s/server.key\n" % (pki, pki)
+            argv = [WARDEN, "-c", conf, "--no-console", "--store", data]
         else:
             text = ("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
                     "log_dest none\nmax_connections -1\nmax_inflight_messages %d\n"
                     "max_queued_messages %d\nsys_interval 0\n" % (self.port, INFLIGHT, QUEUED))
+            # Warden sets TCP_NODELAY on every client socket; Mosquitto only when asked
+            # (without it a small reply after a TLS handshake waits ~40 ms for an ACK).
+            text += "set_tcp_nodelay true\n"
+            if setup.get("pw"):
+                text += "password_file %s\n" % template(tmp, "passwd")
+            if pki:
+                text += "certfile %s/server.pem\nkeyfile %s/server.key\n" % (pki, pki)
             argv = [MOSQUITTO, "-c", conf]
         with open(conf, "w") as f:
             f.write(text)
@@ -123,8 +203,9 @@ class Broker:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.err,
                                      stderr=self.err, cwd=self.dir)
         if not wait_port(self.port, self.proc):
+            tail = self.log_tail()
             self.stop()
-            raise RuntimeError("%s did not start: %s" % (kind, self.log_tail()))
+            raise RuntimeError("%s did not start: %s" % (kind, tail))
         time.sleep(0.1)  # let the probe connection go away
 
     def log_tail(self):
@@ -160,12 +241,14 @@ def timed_args(opt):
 
 
 def run_one(kind, scen, opt, tmp):
-    sid, _, mode, args, _, _, _, _ = scen
-    b = Broker(kind, tmp)
+    sid, _, mode, args, _, _, _, _, setup = scen
+    b = Broker(kind, tmp, setup)
     try:
         busy0, tot0 = sys_busy_ticks()
         base = ["--port", str(b.port), "--broker-pid", str(b.proc.pid)]
-        limit = opt.warmup + opt.duration + 30
+        if setup.get("tls"):
+            base += ["--tls", os.path.join(template(tmp, "pki"), "ca.pem")]
+        limit = opt.warmup + opt.duration + (90 if "--storm" in args else 30)
         if mode in ("thru", "lat", "connect"):
             res = run_gen([mode] + base + args + timed_args(opt), limit)
         else:  # idle
@@ -207,12 +290,16 @@ def metric(res, scen, key="p99_us"):
     m = scen[4]
     if m == "lat":
         return res[key]
+    if m == "storm":
+        return res["storm_ratio"]
     return res[m]
 
 
 def fmt(v, unit):
     if v is None:
         return "n/a"
+    if unit == "ratio":
+        return "%.2f" % v
     if unit == "us":
         return "%.0f" % v if v >= 100 else "%.1f" % v
     if v >= 1e6:
@@ -304,21 +391,20 @@ def main():
     try:
         for scen in scens:
             sid, label, mode = scen[0], scen[1], scen[2]
+            kinds = scen[8].get("kinds", ("warden", "mosquitto"))
             entry = {"label": label, "unit": scen[5], "better": scen[6],
-                     "target_ratio": scen[7], "runs": {"warden": [], "mosquitto": []}}
+                     "target_ratio": scen[7], "kinds": list(kinds),
+                     "runs": {"warden": [], "mosquitto": []}}
             results["scenarios"][sid] = entry
-            if mode == "na":
-                entry["note"] = "n/a (no auth yet)"
-                continue
             pairs = FANOUT_PAIRS if sid == "q0_fanout" else opt.pairs
             for i in range(pairs):
-                for kind in ("warden", "mosquitto"):
+                for kind, col in zip(kinds, ("warden", "mosquitto")):
                     try:
                         r = run_one(kind, scen, opt, tmp)
                     except (RuntimeError, subprocess.TimeoutExpired) as e:
                         r = {"error": str(e)}
                         print("bench: %s %s run %d: %s" % (sid, kind, i + 1, e), flush=True)
-                    entry["runs"][kind].append(r)
+                    entry["runs"][col].append(r)
             print("bench: %-10s done (%.0f s)" % (sid, time.monotonic() - t_begin), flush=True)
         if not opt.no_relay:
             for scen in SCENARIOS[:3] + SCENARIOS[5:6]:
@@ -358,6 +444,10 @@ def rows_for(sid, entry):
     if sid.startswith("lat_"):
         return [(entry["label"] + " p50", "p50_us"), (entry["label"] + " p99", "p99_us"),
                 (entry["label"] + " p99.9", "p999_us")]
+    if sid == "auth_storm":
+        return [(entry["label"] + ": stream p99 without", "p99_us"),
+                (entry["label"] + ": stream p99 during", "p99_storm_us"),
+                (entry["label"] + ": p99 during / without (each broker's own)", "storm_ratio")]
     return [(entry["label"], None)]
 
 
@@ -388,8 +478,8 @@ def print_table(results):
                 m, lo, hi = summarize(vals)
                 med[kind] = m
                 nerr = len(e["runs"][kind]) - len(ok)
-                cell[kind] = "%s [%s-%s]%s" % (fmt(m, e["unit"]), fmt(lo, e["unit"]),
-                                               fmt(hi, e["unit"]),
+                u = "ratio" if key == "storm_ratio" else e["unit"]
+                cell[kind] = "%s [%s-%s]%s" % (fmt(m, u), fmt(lo, u), fmt(hi, u),
                                                " (%d failed)" % nerr if nerr else "")
                 bc = [r["broker_cpu"] for r in ok if "broker_cpu" in r]
                 gc = [r["gen_cpu"] for r in ok if "gen_cpu" in r]
@@ -403,10 +493,13 @@ def print_table(results):
             ratio = ("%.2f" % (med["warden"] / med["mosquitto"])
                      if med["warden"] is not None and med["mosquitto"] else "-")
             tgt = "%s%s" % (">=" if e["better"] == "hi" else "<=", e["target_ratio"])
-            if key == "p50_us":
+            if key in ("p50_us", "p99_storm_us") or e["target_ratio"] is None:
                 tgt = "-"
+            elif sid == "auth_storm":
+                tgt = "-" if key == "p99_us" else "Warden's own <= %s" % e["target_ratio"]
+            unit = "ratio" if key == "storm_ratio" else e["unit"]
             print("| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s/%s | %s/%s |" % (
-                label, e["unit"], cell["warden"], cell["mosquitto"], ratio, tgt,
+                label, unit, cell["warden"], cell["mosquitto"], ratio, tgt,
                 cpu["warden"], cpu["mosquitto"], gen["warden"], gen["mosquitto"],
                 other["warden"], other["mosquitto"], lost["warden"], lost["mosquitto"]))
     if results["relay"]:

@@ -19,7 +19,13 @@
  *            (no coordinated omission).
  *   idle     open --conns connections, CONNECT, wait for every CONNACK,
  *            print "READY n" on stderr, hold them --hold seconds, close.
- *   connect  --par parallel CONNECT / CONNACK / DISCONNECT / EOF cycles.
+ *   connect  --par parallel CONNECT / CONNACK / DISCONNECT / EOF cycles
+ *            (with --user/--pass: a password CONNECT; with --tls CAFILE: a
+ *            TLS handshake first, then CONNECT / CONNACK / DISCONNECT / close).
+ *   lat --storm N: after the --duration baseline, N clients connect at once
+ *            with --user/--pass while the stream goes on; the stream's p99
+ *            during the storm (until every storm client is answered) is
+ *            reported beside its p99 before it.
  *
  * Payload layout (>= 16 bytes): u32 publisher index, u32 sequence number,
  * u64 timestamp (ns, CLOCK_MONOTONIC; scheduled send time in `lat`).
@@ -42,6 +48,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef MQBENCH_TLS
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#endif
 
 enum role { R_PUB, R_SUB, R_IDLE, R_CONN };
 enum state { S_CONNECTING, S_WAIT_CONNACK, S_WAIT_SUBACK, S_READY, S_WAIT_EOF, S_DEAD };
@@ -66,6 +77,8 @@ struct conn {
     size_t pktlen, pidoff, payoff;
     /* connect mode */
     uint64_t cycles;
+    bool storm;              /* one of the auth storm's clients */
+    void *ssl;               /* WOLFSSL * in connect --tls */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -78,6 +91,9 @@ static double o_rate = 5000;
 static int o_conns = 1000, o_par = 16;
 static int o_broker_pid = 0;
 static const char *o_tag = "b";
+static const char *o_user, *o_pass;  /* password CONNECT for R_CONN */
+static const char *o_tls;            /* CA file: connect mode over TLS */
+static int o_storm;                  /* lat: clients in the auth storm */
 
 /* ---------------------------------------------------------------- state */
 static int ep;
@@ -88,12 +104,16 @@ static uint64_t *next_seq;   /* same shape: next expected sequence */
 static uint64_t total_recv, total_dups, total_late;
 static struct conn *flush_list;
 static bool publishing;
+static uint64_t storm_ok, storm_refused;
 
 
 /* latency samples (ns) */
 static uint64_t *lat;
 static size_t nlat, latcap;
 static uint64_t lat_from, lat_to; /* scheduled-time window that counts */
+/* auth storm: samples scheduled from lat_to on, as (scheduled time, latency) */
+static uint64_t *slat_ts, *slat;
+static size_t nslat, slatcap;
 
 static uint64_t now_ns(void)
 {
@@ -162,15 +182,19 @@ static size_t put_str(uint8_t *p, const char *s)
     return l + 2;
 }
 
-static size_t build_connect(uint8_t *p, const char *cid)
+static size_t build_connect(uint8_t *p, const char *cid, bool creds)
 {
-    uint8_t body[300];
+    uint8_t body[600];
     size_t n = put_str(body, "MQTT");
     body[n++] = 4;    /* 3.1.1 */
-    body[n++] = 0x02; /* clean session */
+    body[n++] = (uint8_t)(0x02 | (creds ? 0xc0 : 0)); /* clean session, user, password */
     body[n++] = 0;    /* keep alive 0: none, so idle connections stay */
     body[n++] = 0;
     n += put_str(body + n, cid);
+    if (creds) {
+        n += put_str(body + n, o_user);
+        n += put_str(body + n, o_pass);
+    }
     p[0] = 0x10;
     size_t h = 1 + put_varint(p + 1, (uint32_t)n);
     memcpy(p + h, body, n);
@@ -336,8 +360,8 @@ static void conn_send_connect(struct conn *c)
     char cid[64];
     static unsigned long serial;
     snprintf(cid, sizeof cid, "mqb-%c%d-%lu-%d", "psic"[c->role], c->idx, serial++, (int)getpid());
-    uint8_t p[128];
-    out_append(c, p, build_connect(p, cid));
+    uint8_t p[640];
+    out_append(c, p, build_connect(p, cid, c->role == R_CONN && o_user));
     c->st = S_WAIT_CONNACK;
 }
 
@@ -383,6 +407,14 @@ static void on_publish(struct conn *c, uint8_t hdr, const uint8_t *b, size_t len
             lat = xrealloc(lat, latcap * sizeof *lat);
         }
         lat[nlat++] = t > ts ? t - ts : 0;
+    } else if (lat && o_storm && ts >= lat_to) {
+        if (nslat == slatcap) {
+            slatcap = slatcap ? slatcap * 2 : 65536;
+            slat = xrealloc(slat, slatcap * sizeof *slat);
+            slat_ts = xrealloc(slat_ts, slatcap * sizeof *slat_ts);
+        }
+        slat_ts[nslat] = ts;
+        slat[nslat++] = t > ts ? t - ts : 0;
     } else if (lat && ts >= lat_to) {
         total_late++;
     }
@@ -393,6 +425,11 @@ static void on_packet(struct conn *c, uint8_t hdr, const uint8_t *b, size_t len,
     uint16_t pid = len >= 2 ? (uint16_t)((b[0] << 8) | b[1]) : 0;
     switch (hdr >> 4) {
     case 2: /* CONNACK */
+        if (c->storm && (len < 2 || b[1] != 0)) {
+            storm_refused++;
+            conn_close(c);
+            break;
+        }
         if (len < 2 || b[1] != 0) {
             fprintf(stderr, "mqbench: CONNACK refused (%d)\n", len >= 2 ? b[1] : -1);
             exit(3);
@@ -453,6 +490,7 @@ static void on_readable(struct conn *c)
         if (n == 0) {
             if (c->role == R_CONN && c->st == S_WAIT_EOF) {
                 c->cycles++;
+                storm_ok += c->storm;
                 conn_close(c);
                 return;
             }
@@ -469,6 +507,7 @@ static void on_readable(struct conn *c)
                 continue;
             if (c->role == R_CONN && c->st == S_WAIT_EOF && errno == ECONNRESET) {
                 c->cycles++;
+                storm_ok += c->storm;
                 conn_close(c);
                 return;
             }
@@ -524,11 +563,97 @@ static void on_readable(struct conn *c)
     }
 }
 
+#ifdef MQBENCH_TLS
+/*
+ * connect --tls: the handshake, then CONNECT, CONNACK, DISCONNECT and close,
+ * all through WolfSSL on the non-blocking socket. Small packets only, so a
+ * write either goes whole or the cycle fails.
+ */
+static WOLFSSL_CTX *tls_ctx;
+
+static void tls_init(void)
+{
+    wolfSSL_Init();
+    tls_ctx = wolfSSL_CTX_new(wolfTLS_client_method());
+    if (!tls_ctx || wolfSSL_CTX_load_verify_locations(tls_ctx, o_tls, NULL) != WOLFSSL_SUCCESS) {
+        fprintf(stderr, "mqbench: cannot load CA file %s\n", o_tls);
+        exit(2);
+    }
+}
+
+static void tls_done(struct conn *c)
+{
+    wolfSSL_free(c->ssl);
+    c->ssl = NULL;
+    conn_close(c);
+}
+
+static void tls_step(struct conn *c)
+{
+    WOLFSSL *ssl = c->ssl;
+    int r = 0;
+    if (c->st == S_CONNECTING) {
+        if ((r = wolfSSL_connect(ssl)) == WOLFSSL_SUCCESS) {
+            char cid[64];
+            static unsigned long serial;
+            snprintf(cid, sizeof cid, "mqb-t%d-%lu-%d", c->idx, serial++, (int)getpid());
+            uint8_t p[640];
+            int n = (int)build_connect(p, cid, o_user != NULL);
+            if (wolfSSL_write(ssl, p, n) != n) {
+                fprintf(stderr, "mqbench: TLS write failed\n");
+                tls_done(c);
+                return;
+            }
+            c->st = S_WAIT_CONNACK;
+            set_pollout(c, false);
+        }
+    }
+    if (c->st == S_WAIT_CONNACK) {
+        uint8_t b[64];
+        if ((r = wolfSSL_read(ssl, b, sizeof b)) > 0) {
+            if (r < 4 || b[0] != 0x20 || b[3] != 0) {
+                fprintf(stderr, "mqbench: TLS CONNACK refused\n");
+                exit(3);
+            }
+            uint8_t d[2] = {0xe0, 0};
+            wolfSSL_write(ssl, d, 2);
+            c->cycles++;
+            tls_done(c);
+            return;
+        }
+    }
+    int err = wolfSSL_get_error(ssl, r);
+    if (err == WOLFSSL_ERROR_WANT_READ) {
+        set_pollout(c, false);
+    } else if (err == WOLFSSL_ERROR_WANT_WRITE) {
+        set_pollout(c, true);
+    } else {
+        char msg[80];
+        fprintf(stderr, "mqbench: TLS: %s\n", wolfSSL_ERR_error_string((unsigned long)err, msg));
+        tls_done(c);
+    }
+}
+#endif
+
 static void on_event(struct epoll_event *ev)
 {
     struct conn *c = ev->data.ptr;
     if (c->st == S_DEAD)
         return;
+#ifdef MQBENCH_TLS
+    if (o_tls) {
+        if (!c->ssl) {
+            if (ev->events & (EPOLLERR | EPOLLHUP)) {
+                fprintf(stderr, "mqbench: TLS connect failed\n");
+                exit(3);
+            }
+            if (!(c->ssl = wolfSSL_new(tls_ctx)) || wolfSSL_set_fd(c->ssl, c->fd) != WOLFSSL_SUCCESS)
+                die("wolfSSL_new");
+        }
+        tls_step(c);
+        return;
+    }
+#endif
     if (c->st == S_CONNECTING) {
         if (ev->events & (EPOLLERR | EPOLLHUP)) {
             int err = 0;
@@ -760,14 +885,38 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double pct(double p)
+static double pct_of(const uint64_t *v, size_t n, double p)
 {
-    if (!nlat)
+    if (!n)
         return -1;
-    size_t i = (size_t)(p / 100.0 * (double)nlat);
-    if (i >= nlat)
-        i = nlat - 1;
-    return (double)lat[i] / 1000.0; /* microseconds */
+    size_t i = (size_t)(p / 100.0 * (double)n);
+    if (i >= n)
+        i = n - 1;
+    return (double)v[i] / 1000.0; /* microseconds */
+}
+
+static double pct(double p) { return pct_of(lat, nlat, p); }
+
+/* The storm: o_storm password CONNECTs at once; each disconnects when answered. */
+static struct conn **storm;
+
+static void storm_start(void)
+{
+    storm = calloc((size_t)o_storm, sizeof *storm);
+    if (!storm)
+        die("calloc");
+    for (int i = 0; i < o_storm; i++) {
+        storm[i] = conn_open(R_CONN, i);
+        storm[i]->storm = true;
+    }
+}
+
+static bool storm_over(void)
+{
+    for (int i = 0; i < o_storm; i++)
+        if (storm[i]->st != S_DEAD)
+            return false;
+    return true;
 }
 
 static int run_lat(void)
@@ -786,6 +935,8 @@ static int run_lat(void)
     bool started = false;
     publishing = true;
     struct conn *c = pubs[0];
+    /* With a storm the stream goes on past lat_to until the storm is over. */
+    uint64_t stop = o_storm ? lat_to + 60ull * 1000000000ull : lat_to, storm_to = 0;
     for (;;) {
         uint64_t t = now_ns();
         if (!started && t >= lat_from) {
@@ -794,11 +945,15 @@ static int run_lat(void)
             g0 = proc_ticks(0);
             machine_mark();
         }
-        if (t >= lat_to)
+        if (o_storm && !storm && t >= lat_to)
+            storm_start();
+        if (storm && !storm_to && storm_over())
+            stop = storm_to = t;
+        if (t >= stop)
             break;
         /* Send everything that is due, stamped with its scheduled time. A
          * full QoS window delays sending but not the stamp. */
-        while (next <= t && next < lat_to && c->st == S_READY &&
+        while (next <= t && next < stop && c->st == S_READY &&
                (!o_qos || c->unacked < (uint32_t)o_inflight)) {
             queue_publish(c, next);
             scheduled++;
@@ -822,8 +977,25 @@ static int run_lat(void)
     while (total_recv < c->sent && now_ns() < deadline)
         poll_once(5);
     qsort(lat, nlat, sizeof *lat, cmp_u64);
-    double secs = (double)(lat_to - lat_from) / 1e9;
-    printf("{\"mode\":\"lat\",\"qos\":%d,\"rate_target\":%.0f,\"samples\":%zu,"
+    /* CPU use is over everything measured: the baseline and the storm. */
+    double secs = (double)((o_storm ? stop : lat_to) - lat_from) / 1e9;
+    if (o_storm) {
+        size_t k = 0; /* the samples scheduled while the storm lasted */
+        for (size_t i = 0; i < nslat; i++)
+            if (!storm_to || slat_ts[i] < storm_to)
+                slat[k++] = slat[i];
+        qsort(slat, k, sizeof *slat, cmp_u64);
+        double p99 = pct(99), sp99 = pct_of(slat, k, 99);
+        printf("{\"storm\":%d,\"storm_ok\":%llu,\"storm_refused\":%llu,"
+               "\"storm_s\":%.3f,\"storm_samples\":%zu,\"p99_storm_us\":%.1f,"
+               "\"p999_storm_us\":%.1f,\"storm_ratio\":%.3f,",
+               o_storm, (unsigned long long)storm_ok, (unsigned long long)storm_refused,
+               storm_to ? (double)(storm_to - lat_to) / 1e9 : -1.0, k, sp99,
+               pct_of(slat, k, 99.9), p99 > 0 ? sp99 / p99 : -1.0);
+    } else {
+        printf("{");
+    }
+    printf("\"mode\":\"lat\",\"qos\":%d,\"rate_target\":%.0f,\"samples\":%zu,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
            "\"sent\":%llu,\"delivered\":%llu,\"lost\":%lld,\"dups\":%llu,",
            o_qos, o_rate, nlat, pct(50), pct(99), pct(99.9),
@@ -928,7 +1100,10 @@ static void usage(void)
             "  MODE: thru | lat | idle | connect\n"
             "  --port N --pubs N --subs N --qos N --payload BYTES --window N --inflight N\n"
             "  --warmup S --duration S --drain S --rate MSGS_PER_S --conns N --hold S\n"
-            "  --par N --broker-pid PID (for CPU use)\n");
+            "  --par N --broker-pid PID (for CPU use)\n"
+            "  --user U --pass P (password CONNECT: connect mode, storm clients)\n"
+            "  --storm N (lat: N password connects at once after the baseline)\n"
+            "  --tls CAFILE (connect mode over TLS; needs a build with MQBENCH_TLS)\n");
     exit(2);
 }
 
@@ -957,12 +1132,27 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--hold")) o_hold = atof(v);
         else if (!strcmp(k, "--par")) o_par = atoi(v);
         else if (!strcmp(k, "--broker-pid")) o_broker_pid = atoi(v);
+        else if (!strcmp(k, "--user")) o_user = v;
+        else if (!strcmp(k, "--pass")) o_pass = v;
+        else if (!strcmp(k, "--storm")) o_storm = atoi(v);
+        else if (!strcmp(k, "--tls")) o_tls = v;
         else usage();
     }
     if (o_pubs < 1 || o_subs < 1 || o_qos < 0 || o_qos > 2 || o_paylen < 16 ||
         o_paylen > 400 || o_window < 1 || o_inflight < 1 || o_rate <= 0 || o_par < 1 ||
-        o_conns < 1 || o_duration <= 0 || o_duration > 60 || o_warmup < 0 || o_warmup > 60)
+        o_conns < 1 || o_duration <= 0 || o_duration > 60 || o_warmup < 0 || o_warmup > 60 ||
+        (o_user && (!o_pass || strlen(o_user) > 200 || strlen(o_pass) > 200)) ||
+        (o_storm && (o_storm < 0 || !o_user)))
         usage();
+#ifdef MQBENCH_TLS
+    if (o_tls)
+        tls_init();
+#else
+    if (o_tls) {
+        fprintf(stderr, "mqbench: built without TLS (MQBENCH_TLS)\n");
+        return 2;
+    }
+#endif
     /* As many descriptors as the hard limit allows. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
