@@ -473,9 +473,28 @@ static void on_timer(struct loop_timer *t)
 
 /* ---- output ---- */
 
+/* The Reason String sent with a failure: fixed words, naming nothing secret. */
+static const char *reason_text(uint8_t rc)
+{
+    switch (rc) {
+    case MQTT_RC_NOT_AUTHORIZED: return "not authorized";
+    case MQTT_RC_PAYLOAD_FORMAT_INVALID: return "payload is not valid UTF-8";
+    case MQTT_RC_PACKET_ID_NOT_FOUND: return "packet identifier not found";
+    case MQTT_RC_QUOTA_EXCEEDED: return "quota exceeded";
+    case MQTT_RC_TOPIC_NAME_INVALID: return "topic name invalid";
+    default: return NULL;
+    }
+}
+
 void conn_send_ack(struct conn *c, uint8_t type, uint16_t pid, uint8_t reason)
 {
     struct mqtt_ack a = {.type = type, .packet_id = pid, .reason = reason};
+    /* [MQTT-3.1.2-29] only when the client did not ask us to leave them out. */
+    const char *why = c->version == MQTT_V5 && c->problem_info ? reason_text(reason) : NULL;
+    if (why) {
+        a.props.present = MQTT_PROP_BIT(MQTT_P_REASON_STRING);
+        a.props.reason_string = (struct mqtt_str){(const uint8_t *)why, (uint32_t)strlen(why)};
+    }
     if (codec_encode_ack(&c->out, c->version, &a) != WD_OK) {
         conn_close(c, MQTT_RC_UNSPECIFIED, true, true);
         return;

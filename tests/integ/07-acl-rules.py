@@ -54,6 +54,20 @@ def a_device_publishes_only_under_its_own_id():
 
 
 @lib.case
+def a_denied_publish_says_why_without_secrets():
+    with acl_broker() as b:
+        user(b, "rs")
+        time.sleep(1.2)
+        r = lib.Raw(b)
+        assert r.connect("rs1", version=5, username="rs", password=PW.encode())[1] == 0
+        r.send(lib.pkt_publish("secret/t", b"x", qos=1, pid=3, version=5))
+        t, _, body = r.expect_packet(lib.PUBACK)
+        assert body[2] == 0x87, "expected PUBACK 0x87, got %r" % body
+        props = dict(lib.parse_props(body[3:]))
+        assert props.get(lib.P_REASON_STRING) in ("not authorized", b"not authorized"), props
+
+
+@lib.case
 def receive_is_checked_per_message_on_wildcards():
     with acl_broker() as b:
         user(b, "reader", "deny receive sensors/secret/#", "allow subscribe,receive sensors/#")
