@@ -11,13 +11,7 @@ import lib
 PW = "correct horse battery"
 
 
-def cli(b, *args, input=None, ok=True):
-    """Run `warden ARGS --store DIR` on the broker's store (while it runs)."""
-    r = lib.run_warden(list(args) + ["--store", b.store_dir], input=input, timeout=30)
-    if ok:
-        assert r.returncode == 0, "warden %s: exit %d: %s%s" % (
-            " ".join(args), r.returncode, r.stdout, r.stderr)
-    return r
+cli = lib.cli
 
 
 def add_user(b, name, pw=PW, *extra):

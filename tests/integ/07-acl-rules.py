@@ -9,10 +9,7 @@ import lib
 PW = "correct horse battery"
 
 
-def cli(b, *args, input=None):
-    r = lib.run_warden(list(args) + ["--store", b.store_dir], input=input, timeout=30)
-    assert r.returncode == 0, "warden %s: %s%s" % (" ".join(args), r.stdout, r.stderr)
-    return r
+cli = lib.cli
 
 
 def user(b, name, *rules):

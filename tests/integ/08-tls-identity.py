@@ -8,9 +8,7 @@ import lib
 import tlsutil as T
 
 
-def cli(b, *args):
-    r = lib.run_warden(list(args) + ["--store", b.store_dir], timeout=30)
-    assert r.returncode == 0, "warden %s: %s%s" % (" ".join(args), r.stdout, r.stderr)
+cli = lib.cli
 
 
 @lib.case

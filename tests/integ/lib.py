@@ -220,6 +220,16 @@ def run():
 
 # ---------------------------------------------------------------- utilities
 
+def cli(b, *args, input=None, ok=True, timeout=30):
+    """Run `warden ARGS --store DIR` on broker b's store (while it runs); with ok,
+    assert it succeeded. Returns the CompletedProcess."""
+    r = run_warden(list(args) + ["--store", b.store_dir], input=input, timeout=timeout)
+    if ok:
+        assert r.returncode == 0, "warden %s: exit %d: %s%s" % (
+            " ".join(args), r.returncode, r.stdout, r.stderr)
+    return r
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
