@@ -7,6 +7,7 @@
 #include "admin_client.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,34 @@ enum wd_err admin_client_hello(struct admin_client *c, char *version, size_t vn,
     return WD_OK;
 }
 
+/*
+ * Read the n records of a list reply into a new array of n elements of size
+ * bytes each, decoded with the field table f; the char * at key_off (the
+ * record's key) must be present. out: *v (owned) and *got, the elements that
+ * hold anything to free, also on failure (the caller frees them its way).
+ */
+static enum wd_err read_records(struct admin_client *c, size_t n, const struct admin_sock_field *f,
+                                size_t nf, size_t size, size_t key_off, void **v, size_t *got)
+{
+    *got = 0;
+    char *base = *v = wd_calloc(n ? n : 1, size);
+    if (!base)
+        return WD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char *line, *key;
+        enum wd_err e = read_line(c, &line);
+        if (e)
+            return e;
+        (*got)++; /* counted before decoding, so that a half-decoded row is freed */
+        if ((e = admin_sock_decode(line, f, nf, base + i * size)))
+            return e;
+        memcpy(&key, base + i * size + key_off, sizeof key);
+        if (!key)
+            return WD_EMALFORMED;
+    }
+    return WD_OK;
+}
+
 enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions *out)
 {
     out->n = 0;
@@ -193,22 +222,9 @@ enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions 
     enum wd_err e = request(c, "sessions", NULL, &n);
     if (e)
         return e;
-    out->v = wd_calloc(n ? n : 1, sizeof *out->v);
-    if (!out->v)
-        return broken(c, WD_ENOMEM);
-    for (size_t i = 0; i < n; i++) {
-        char *line;
-        if ((e = read_line(c, &line)))
-            break;
-        out->n++; /* counted before decoding, so that a half-decoded row is freed */
-        if ((e = admin_sock_decode(line, admin_sock_session_fields, admin_sock_nsession_fields,
-                                   &out->v[i])))
-            break;
-        if (!out->v[i].client_id) {
-            e = WD_EMALFORMED;
-            break;
-        }
-    }
+    e = read_records(c, n, admin_sock_session_fields, admin_sock_nsession_fields,
+                     sizeof *out->v, offsetof(struct admin_session, client_id),
+                     (void **)&out->v, &out->n);
     if (e) {
         admin_sessions_free(out);
         return broken(c, e);
@@ -225,22 +241,8 @@ enum wd_err admin_client_subs(struct admin_client *c, const char *client_id,
     enum wd_err e = request(c, "subs", client_id, &n);
     if (e)
         return e;
-    out->v = wd_calloc(n ? n : 1, sizeof *out->v);
-    if (!out->v)
-        return broken(c, WD_ENOMEM);
-    for (size_t i = 0; i < n; i++) {
-        char *line;
-        if ((e = read_line(c, &line)))
-            break;
-        out->n++;
-        if ((e = admin_sock_decode(line, admin_sock_sub_fields, admin_sock_nsub_fields,
-                                   &out->v[i])))
-            break;
-        if (!out->v[i].filter) {
-            e = WD_EMALFORMED;
-            break;
-        }
-    }
+    e = read_records(c, n, admin_sock_sub_fields, admin_sock_nsub_fields, sizeof *out->v,
+                     offsetof(struct admin_sub, filter), (void **)&out->v, &out->n);
     if (e) {
         admin_subs_free(out);
         return broken(c, e);

@@ -85,14 +85,8 @@ int cli_failed(struct cli *c, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "warden %s: %s\n", c->cmd ? c->cmd->words : "", msg);
-    if (c->json) {
-        json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-        if (o) {
-            json_dumpf(o, stdout, JSON_COMPACT);
-            fputc('\n', stdout);
-            json_decref(o);
-        }
-    }
+    if (c->json)
+        cli_emit_json(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
     return 1;
 }
 
