@@ -17,7 +17,7 @@
 #include "err.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /*
  * In a read transaction: does the store need schema_upgrade()? (no meta yet,

@@ -41,8 +41,8 @@ struct store {
     char path[512];
 };
 
-static const char *const db_names[DB_COUNT] = {"meta", "users", "roles", "bindings", "bans",
-                                               "audit"};
+static const char *const db_names[DB_COUNT] = {"meta",  "users", "roles",  "bindings",
+                                               "bans",  "audit", "certs",  "tokens"};
 
 static _Thread_local char last_msg[STORE_MSG_MAX];
 

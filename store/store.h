@@ -30,7 +30,17 @@
 #define STORE_AUDIT_DEFAULT 10000u            /* audit ring size */
 #define STORE_MSG_MAX 256
 
-enum store_db { DB_META, DB_USERS, DB_ROLES, DB_BINDINGS, DB_BANS, DB_AUDIT, DB_COUNT };
+enum store_db {
+    DB_META,
+    DB_USERS,
+    DB_ROLES,
+    DB_BINDINGS,
+    DB_BANS,
+    DB_AUDIT,
+    DB_CERTS,  /* pinned and revoked certificate fingerprints, certificates seen */
+    DB_TOKENS, /* token issuers and keys, revoked token ids */
+    DB_COUNT
+};
 
 struct store_opts {
     size_t map_size;       /* initial map size, 0 = STORE_MAP_DEFAULT */

@@ -504,7 +504,7 @@ def store_commands():
             mode = stat.S_IMODE(os.stat(os.path.join(s.dir, f)).st_mode)
             assert mode == 0o600, "%s mode %o" % (f, mode)
         info = s.json("store", "info")
-        assert info["schema"] == 3 and info["records"]["users"] == 1, info
+        assert info["schema"] == 4 and info["records"]["users"] == 1, info
         assert info["records"]["roles"] == 2 and info["generation"] >= 2, info
         assert "generation" in s.run("store", "info").stdout
         v = s.json("store", "verify")

@@ -870,11 +870,11 @@ static void test_migration_from_v2(void **state)
     assert_int_equal(raw.ver, RECORD_ROLE_V1);
     store_close(s);
 
-    /* The schema-2 store opens with schema-3 code: roles rewritten with no policy. */
+    /* The schema-2 store opens with current code: roles rewritten with no policy. */
     s = open_store(NULL);
     struct store_info in;
     assert_int_equal(store_info(s, &in), WD_OK);
-    assert_int_equal(in.schema, 3);
+    assert_int_equal(in.schema, SCHEMA_VERSION);
     assert_int_equal(store_read(s, tx_raw_role_version, &raw), WD_OK);
     assert_int_equal(raw.ver, RECORD_ROLE_V2);
     struct role *d = get_role(s, "ops");
