@@ -18,11 +18,13 @@
 #include <time.h>
 
 #include "broker.h"
+#include "certpol.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
 #include "pw.h"
 #include "session.h"
+#include "tls.h"
 #include "worker.h"
 
 #define COUNTERS 4096          /* failure/limit counter slots (power of two) */
@@ -110,6 +112,7 @@ struct refresh_job {
     struct perms **perms;      /* out: their permissions now (owned references) */
     size_t nusers;
     struct perms *anon;        /* out: anonymous clients' permissions */
+    struct certpol *certs;     /* out: revoked certificates and pins */
 };
 
 struct auth_ticket {
@@ -125,6 +128,8 @@ struct auth_ticket {
     char *user;                /* owned */
     char *pw;                  /* owned, wiped; NULL: a certificate identity */
     bool require_user;         /* cert_requires_user: the identity must be a user */
+    bool have_fp;              /* a certificate identity: fp is its certificate */
+    uint8_t fp[CERT_FP_LEN];
     size_t plen;
     uint8_t key[32];           /* credential cache key */
     enum auth_refusal result;  /* out of the worker */
@@ -150,6 +155,8 @@ struct auth {
     bool refreshing;
     struct auth_ticket *tickets;
     struct perms *anon;        /* anonymous clients' permissions (holds a reference) */
+    struct certpol *certs;     /* owned: revoked certificates and pins, as of the last refresh */
+    struct certpol_seen seen;  /* certificates whose sighting was written lately */
 };
 
 struct perms *auth_anonymous_perms(struct auth *a)
@@ -401,6 +408,8 @@ static void refresh_run(struct worker_job *w)
             log_warning("store refresh: permissions of %s: %s", j->users[i], wd_strerror(e));
     }
     enum wd_err e;
+    if ((e = certpol_load(ops, &j->certs)) != WD_OK)
+        log_warning("store refresh: certificate revocations and pins: %s", wd_strerror(e));
     if (!(j->anon = perms_load(ops, NULL, &e)))
         log_warning("store refresh: anonymous permissions: %s", wd_strerror(e));
     j->changed = true;
@@ -419,6 +428,7 @@ static void refresh_free(struct refresh_job *j)
     wd_free(j->gone);
     wd_free(j->perms);
     perms_unref(j->anon);
+    certpol_free(j->certs);
     wd_free(j);
 }
 
@@ -453,6 +463,48 @@ static void refresh_offline(struct auth *a, const struct refresh_job *j)
     }
 }
 
+/* Log and audit a refused client certificate: its fingerprint, never key material. */
+static void cert_refusal(struct auth *a, const char *what, const char *user, const char *fp,
+                         const char *cid, const char *addr, enum cert_verdict v)
+{
+    log_notice("%s client=%s addr=%s user=%s: certificate %s %s", what, cid, addr,
+               user ? user : "-", fp, certpol_verdict_text(v));
+    char target[300];
+    snprintf(target, sizeof target, "%.100s certificate %s client %.80s", user ? user : "-", fp,
+             cid);
+    auth_audit(a, "cert refused", target, certpol_verdict_text(v));
+}
+
+/* A live session whose certificate is revoked, or no longer pinned to its user:
+ * disconnected (true). */
+static bool cert_refused(struct auth *a, struct conn *c)
+{
+    const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+    uint8_t fp[CERT_FP_LEN];
+    if (!ti || !ti->has_cert || !certpol_parse_hex(ti->fingerprint, fp))
+        return false;
+    const char *user = c->auth_method == AUTH_CERTIFICATE ? c->username : NULL;
+    enum cert_verdict v = certpol_check(a->certs, user, fp);
+    if (v == CERT_VERDICT_OK)
+        return false;
+    cert_refusal(a, "disconnecting", user, ti->fingerprint, c->s->client_id, c->addr, v);
+    conn_close(c, MQTT_RC_ADMIN_ACTION, true, false);
+    return true;
+}
+
+enum auth_refusal auth_cert_check(struct auth *a, const char *user, const char *fp_hex,
+                                  const char *cid, const char *addr)
+{
+    uint8_t fp[CERT_FP_LEN];
+    if (!certpol_parse_hex(fp_hex, fp))
+        return AR_NOT_AUTHORIZED; /* tls.c always writes 64 hex digits */
+    enum cert_verdict v = certpol_check(a->certs, user, fp);
+    if (v == CERT_VERDICT_OK)
+        return AR_NONE;
+    cert_refusal(a, "refused", user, fp_hex, cid, addr, v);
+    return AR_NOT_AUTHORIZED;
+}
+
 static void refresh_done(struct worker_job *w)
 {
     struct refresh_job *j = container_of(w, struct refresh_job, w);
@@ -483,6 +535,11 @@ static void refresh_done(struct worker_job *w)
     perms_unref(a->anon);
     a->anon = j->anon;
     j->anon = NULL;
+    if (j->certs) { /* a failed load keeps the last good */
+        certpol_free(a->certs);
+        a->certs = j->certs;
+        j->certs = NULL;
+    }
     /* Disconnect sessions whose identity went away or is banned now; give the
      * others their permissions as they are now. */
     for (struct conn *c = a->b->conns; c; c = c->next) {
@@ -495,6 +552,8 @@ static void refresh_done(struct worker_job *w)
         /* A certificate identity need not be a user; a password user must stay one. */
         bool gone = known && (j->gone[i] == GONE_DISABLED ||
                               (j->gone[i] == GONE_MISSING && c->auth_method == AUTH_PASSWORD));
+        if (!gone && cert_refused(a, c))
+            continue;
         if (gone || auth_identity_banned(a, c->username, c->s->client_id, c->ip)) {
             log_notice("disconnecting client=%s addr=%s: %s", c->s->client_id, c->addr,
                        gone ? "identity removed or disabled" : "banned");
@@ -585,8 +644,27 @@ static void identity_run(struct auth_ticket *t)
     if ((e == WD_OK && !u->enabled) || (e == WD_ENOTFOUND && t->require_user)) {
         t->result = AR_NOT_AUTHORIZED;
     } else if (e == WD_OK || e == WD_ENOTFOUND) {
-        t->perms = perms_load(ops, t->user, &e);
-        t->result = t->perms ? AR_NONE : AR_BUSY;
+        /* The store's word, not the cache's: a revocation or pin counts at once. */
+        enum cert_verdict v = CERT_VERDICT_OK;
+        if (t->have_fp && ops->cert_check)
+            e = ops->cert_check(ops->ctx, t->user, t->fp, &v);
+        else
+            e = WD_OK;
+        if (e != WD_OK) {
+            t->result = AR_BUSY;
+        } else if (v != CERT_VERDICT_OK) {
+            char hex[CERT_FP_HEX], target[300];
+            certpol_fp_hex(t->fp, hex);
+            log_notice("refused client=%s addr=%s user=%s: certificate %s %s", t->cid, t->ip,
+                       t->user, hex, certpol_verdict_text(v));
+            snprintf(target, sizeof target, "%.100s certificate %s client %.80s", t->user, hex,
+                     t->cid);
+            ops->audit(ops->ctx, "broker", "cert refused", target, certpol_verdict_text(v));
+            t->result = AR_NOT_AUTHORIZED;
+        } else {
+            t->perms = perms_load(ops, t->user, &e);
+            t->result = t->perms ? AR_NONE : AR_BUSY;
+        }
     } else {
         t->result = AR_BUSY;
     }
@@ -760,6 +838,7 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
 }
 
 enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_user,
+                                const char *fp, const char *cid, const char *ip,
                                 auth_done_fn done, void *ctx, struct auth_ticket **ticket)
 {
     *ticket = NULL;
@@ -777,6 +856,9 @@ enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_u
     t->ctx = ctx;
     t->result = AR_BUSY; /* if the job never runs */
     t->require_user = require_user;
+    t->have_fp = fp && certpol_parse_hex(fp, t->fp);
+    snprintf(t->ip, sizeof t->ip, "%s", ip ? ip : "");
+    snprintf(t->cid, sizeof t->cid, "%s", cid ? cid : "");
     loop_timer_init(&t->delay, delay_fired);
     if (worker_submit(a->pool, &t->w) != WD_OK) {
         ticket_free(t);
@@ -1058,5 +1140,57 @@ void auth_free(struct auth *a)
     perms_unref(a->anon);
     bans_free(a->bans, a->nbans);
     binds_free(a->binds, a->nbinds);
+    certpol_free(a->certs);
     wd_free(a);
+}
+
+/* ---- certificates seen ---- */
+
+struct seen_job {
+    struct worker_job w;
+    struct auth *a;
+    struct cert_rec r;         /* owned strings */
+};
+
+static void seen_run(struct worker_job *w)
+{
+    struct seen_job *j = container_of(w, struct seen_job, w);
+    const struct backend_ops *ops = &j->a->ops;
+    enum wd_err e = ops->cert_seen(ops->ctx, &j->r);
+    if (e != WD_OK)
+        log_warning("recording a certificate seen: %s", wd_strerror(e));
+}
+
+static void seen_done(struct worker_job *w)
+{
+    struct seen_job *j = container_of(w, struct seen_job, w);
+    backend_cert_fini(&j->r);
+    wd_free(j);
+}
+
+void auth_cert_seen(struct auth *a, const struct tls_info *ti)
+{
+    uint8_t fp[CERT_FP_LEN];
+    if (!a || !a->have_store || !a->ops.cert_seen || !ti || !ti->has_cert ||
+        !certpol_parse_hex(ti->fingerprint, fp) || !certpol_seen_due(&a->seen, fp, now_ms(a)))
+        return;
+    struct seen_job *j = wd_calloc(1, sizeof *j);
+    if (!j) {
+        certpol_seen_forget(&a->seen, fp);
+        return;
+    }
+    j->w.run = seen_run;
+    j->w.done = seen_done;
+    j->a = a;
+    int64_t now = (int64_t)time(NULL);
+    j->r = (struct cert_rec){.kind = CERT_SEEN, .not_after = ti->not_after, .created = now,
+                             .last_seen = now, .identity = wd_strdup(ti->identity),
+                             .subject = wd_strdup(ti->subject), .issuer = wd_strdup(ti->issuer)};
+    memcpy(j->r.fp, fp, CERT_FP_LEN);
+    if (!j->r.identity || !j->r.subject || !j->r.issuer ||
+        worker_submit(a->pool, &j->w) != WD_OK) {
+        /* Out of memory or the queue is full of logins: try again on the next connect. */
+        certpol_seen_forget(&a->seen, fp);
+        seen_done(&j->w);
+    }
 }

@@ -79,8 +79,26 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
  * done() (Takes: perms in the callback); AR_NONE with *ticket NULL means
  * settled now with no permissions (no store); else a refusal now.
  */
+/* fp: the certificate's fingerprint (NULL: none); cid, ip: for the refusal log. */
 enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_user,
+                                const char *fp, const char *cid, const char *ip,
                                 auth_done_fn done, void *ctx, struct auth_ticket **ticket);
+
+/*
+ * Certificates (fp: tls_info.fingerprint). auth_identity() above also asks the
+ * store itself whether fp is revoked or, when user pins certificates, not one of
+ * them (AR_NOT_AUTHORIZED), so that a change counts at once.
+ * auth_cert_check: the same question answered from the cache of the last store
+ * refresh, for every certificate client (user NULL when the certificate is not
+ * the identity: pins then do not apply). Refusals are logged and audited with
+ * the fingerprint. AR_NONE or AR_NOT_AUTHORIZED.
+ */
+enum auth_refusal auth_cert_check(struct auth *a, const char *user, const char *fp,
+                                  const char *cid, const char *addr);
+struct tls_info;
+/* Record that ti's certificate was seen: a store write on a worker, at most once an
+ * hour per certificate (warden cert list-seen). Never blocks. */
+void auth_cert_seen(struct auth *a, const struct tls_info *ti);
 
 /* The permissions of anonymous clients as of the last store check (NULL without a
  * store). Borrows: take a reference to keep them. */

@@ -95,6 +95,32 @@ struct ban {
     int64_t created;       /* Unix seconds */
 };
 
+/* Certificate records (the certs database), keyed by the SHA-256 of the DER. */
+enum cert_kind { CERT_PIN = 0, CERT_REVOKED = 1, CERT_SEEN = 2 };
+#define CERT_FP_LEN 32     /* SHA-256 */
+#define CERT_FP_HEX 65     /* lower-case hex + NUL */
+
+struct cert_rec {
+    uint8_t kind;          /* enum cert_kind */
+    uint8_t fp[CERT_FP_LEN];
+    char *user;            /* owned; PIN: the user it authenticates, else NULL */
+    char *identity;        /* owned, "" when unknown; SEEN: the identity it presented */
+    char *subject;         /* owned, "" when unknown (RFC 2253) */
+    char *issuer;          /* owned, "" when unknown */
+    char *reason;          /* owned, ""; REVOKED: why */
+    char *actor;           /* owned, ""; PIN, REVOKED: who made it */
+    int64_t not_after;     /* expiry, Unix seconds, 0 = unknown */
+    int64_t created;       /* PIN, REVOKED: when made; SEEN: first seen */
+    int64_t last_seen;     /* SEEN: last seen (updated at most hourly), else 0 */
+};
+
+/* What the store says about a client certificate at connect time. */
+enum cert_verdict {
+    CERT_VERDICT_OK = 0,       /* not revoked; pinned, or the user pins nothing */
+    CERT_VERDICT_REVOKED,      /* on the store's revocation list */
+    CERT_VERDICT_NOT_PINNED,   /* the user pins other certificates only */
+};
+
 struct audit_entry {
     uint64_t seq;          /* increasing, never reused */
     int64_t time;          /* Unix seconds */
@@ -129,6 +155,15 @@ struct backend_ops {
      * of the same value is replaced (extended). */
     enum wd_err (*ban_add)(void *ctx, uint8_t kind, const char *value, int64_t until,
                            const char *reason, const char *actor);
+    /* Certificates (each may be NULL: no checks, nothing recorded). For a certificate
+     * fp presented by user (NULL: not a certificate identity, pins not asked). */
+    enum wd_err (*cert_check)(void *ctx, const char *user, const uint8_t fp[CERT_FP_LEN],
+                              enum cert_verdict *out);
+    /* Returns owned: every record of kind (enum cert_kind), free with backend_certs_free(). */
+    enum wd_err (*certs_list)(void *ctx, uint8_t kind, struct cert_rec **out, size_t *n);
+    /* Record a certificate seen (kind CERT_SEEN; first seen kept). Bookkeeping: does
+     * not move the generation counter. */
+    enum wd_err (*cert_seen)(void *ctx, const struct cert_rec *r);
     /* Append to the audit ring (actor "broker" for the broker's own entries). */
     enum wd_err (*audit)(void *ctx, const char *actor, const char *action, const char *target,
                          const char *result);
@@ -197,6 +232,23 @@ static inline void backend_bans_free(struct ban *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)
         backend_ban_fini(&v[i]);
+    wd_free(v);
+}
+
+static inline void backend_cert_fini(struct cert_rec *r)
+{
+    wd_free(r->user);
+    wd_free(r->identity);
+    wd_free(r->subject);
+    wd_free(r->issuer);
+    wd_free(r->reason);
+    wd_free(r->actor);
+}
+
+static inline void backend_certs_free(struct cert_rec *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        backend_cert_fini(&v[i]);
     wd_free(v);
 }
 

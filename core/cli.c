@@ -55,7 +55,8 @@ static const struct {
     [CLI_OPT_PASSWD] = {"--passwd", true},       [CLI_OPT_ACL] = {"--acl", true},
     [CLI_OPT_DYNSEC] = {"--dynsec", true},       [CLI_OPT_SKIP_BAD] = {"--skip-bad", false},
     [CLI_OPT_ON_DENY] = {"--on-deny", true},     [CLI_OPT_CN] = {"--cn", true},
-    [CLI_OPT_RETAIN] = {"--retain", false},
+    [CLI_OPT_RETAIN] = {"--retain", false},      [CLI_OPT_CERT] = {"--cert", true},
+    [CLI_OPT_FINGERPRINT] = {"--fingerprint", true}, [CLI_OPT_DAYS] = {"--days", true},
 };
 
 #define O(x) (1u << CLI_OPT_##x)
@@ -287,6 +288,7 @@ void cli_listing_free(struct cli *c)
     backend_user_free(c->l.user);
     backend_role_free(c->l.role);
     backend_audit_free(c->l.audit, c->l.naudit);
+    backend_certs_free(c->l.certs, c->l.ncerts);
     memset(&c->l, 0, sizeof c->l);
 }
 
@@ -316,6 +318,12 @@ static const struct cli_command commands[] = {
      "NAME (allow|deny) ACTIONS FILTER [--qos N] [--no-retain] [--at INDEX]",
      "add a rule of the user's own"},
     {"user rule del", 2, 2, 0, true, cli_cmd_rule, "NAME INDEX", "delete a user's rule"},
+    {"user cert add", 1, 1, O(CERT), true, cli_cmd_user_cert, "NAME --cert FILE",
+     "pin a certificate: then only the user's pinned certificates authenticate as it"},
+    {"user cert del", 1, 1, O(CERT) | O(FINGERPRINT), true, cli_cmd_user_cert,
+     "NAME (--cert FILE | --fingerprint HEX)", "remove a pin (a live session using it ends)"},
+    {"user cert list", 1, 1, 0, false, cli_cmd_user_cert, "NAME",
+     "list a user's pinned certificates"},
     {"role add", 1, 1, O(DESCRIPTION), true, cli_cmd_role_add, "NAME [--description TEXT]",
      "add a role"},
     {"role del", 1, 1, O(FORCE), true, cli_cmd_role_del, "NAME [--force]",
@@ -344,6 +352,15 @@ static const struct cli_command commands[] = {
     {"ban del", 0, 0, BAN_SEL, true, cli_cmd_ban_del, "--client ID | --user NAME | --address CIDR",
      "lift a ban"},
     {"ban list", 0, 0, 0, false, cli_cmd_ban_list, "", "list bans"},
+    {"cert revoke", 0, 0, O(CERT) | O(FINGERPRINT) | O(REASON), true, cli_cmd_cert_revoke,
+     "(--cert FILE | --fingerprint HEX) [--reason TEXT]",
+     "refuse a client certificate (live sessions using it end within a second)"},
+    {"cert unrevoke", 0, 0, O(CERT) | O(FINGERPRINT), true, cli_cmd_cert_unrevoke,
+     "--fingerprint HEX | --cert FILE", "lift a store revocation"},
+    {"cert list-revoked", 0, 0, 0, false, cli_cmd_cert_list_revoked, "",
+     "list the store's revoked certificates"},
+    {"cert list-seen", 0, 0, O(DAYS), false, cli_cmd_cert_list_seen, "[--days N]",
+     "client certificates seen in the last N days (default 30), soonest expiry first"},
     {"audit", 0, 0, O(LIMIT) | O(FOLLOW), false, cli_cmd_audit, "[--limit N] [--follow]",
      "show the audit log (newest last)"},
     {"store backup", 1, 1, 0, false, cli_cmd_store_backup, "FILE",
@@ -361,8 +378,8 @@ static const struct cli_command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char *const groups[] = {"user", "role", "acl", "client", "ban", "audit", "store",
-                                     "import"};
+static const char *const groups[] = {"user", "role", "acl", "client", "ban", "cert", "audit",
+                                     "store", "import"};
 
 bool cli_is_command(int argc, char **argv)
 {

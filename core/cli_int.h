@@ -33,7 +33,7 @@ enum cli_opt {
     CLI_OPT_REGEX, CLI_OPT_CLIENT, CLI_OPT_USER, CLI_OPT_ADDRESS, CLI_OPT_FOR, CLI_OPT_UNTIL,
     CLI_OPT_REASON, CLI_OPT_LIMIT, CLI_OPT_FOLLOW, CLI_OPT_FORCE, CLI_OPT_TARGET_MS,
     CLI_OPT_PASSWD, CLI_OPT_ACL, CLI_OPT_DYNSEC, CLI_OPT_SKIP_BAD, CLI_OPT_ON_DENY, CLI_OPT_CN,
-    CLI_OPT_RETAIN, CLI_OPT_COUNT
+    CLI_OPT_RETAIN, CLI_OPT_CERT, CLI_OPT_FINGERPRINT, CLI_OPT_DAYS, CLI_OPT_COUNT
 };
 
 struct cli;
@@ -72,6 +72,8 @@ struct cli_listing {
     size_t naudit;
     uint64_t after;
     size_t limit;
+    struct cert_rec *certs;
+    size_t ncerts;
 };
 
 /* One run of one command; cli_main() owns it (a static: commands run once per process). */
@@ -96,6 +98,8 @@ struct cli {
     struct cli_rule_edit redit;     /* rule add/del */
     struct binding bsel;            /* client bind/unbind: borrows from argv */
     struct ban ban;                 /* ban add/del: borrows from argv */
+    struct cert_rec cert;           /* cert commands: fingerprint, fields borrowed */
+    size_t npins;                   /* user del: certificate pins removed */
     struct cli_listing l;           /* read results */
 };
 
@@ -200,6 +204,14 @@ int cli_cmd_client_list(struct cli *c);
 int cli_cmd_ban_add(struct cli *c);
 int cli_cmd_ban_del(struct cli *c);
 int cli_cmd_ban_list(struct cli *c);
+
+/* ---------------------------------------------------------------- cli_cert.c */
+
+int cli_cmd_user_cert(struct cli *c);     /* `user cert add|del|list` */
+int cli_cmd_cert_revoke(struct cli *c);
+int cli_cmd_cert_unrevoke(struct cli *c);
+int cli_cmd_cert_list_revoked(struct cli *c);
+int cli_cmd_cert_list_seen(struct cli *c);
 
 /* ---------------------------------------------------------------- cli_store.c */
 

@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "pw.h"
 #include "../store/bindings.h"
+#include "../store/certs.h"
 #include "../store/roles.h"
 #include "../store/store.h"
 #include "../store/users.h"
@@ -223,15 +224,19 @@ int cli_cmd_user_add(struct cli *c)
 
 static enum wd_err body_user_del(struct store_txn *t, struct cli *c)
 {
-    return users_del(t, c->pos[0], &c->count);
+    enum wd_err e = users_del(t, c->pos[0], &c->count);
+    /* Its pins go too: a new user of that name must not inherit them. */
+    return e == WD_OK ? certs_pin_del_user(t, c->pos[0], &c->npins) : e;
 }
 
 int cli_cmd_user_del(struct cli *c)
 {
     if (cli_run_write(c, body_user_del))
         return 1;
-    return cli_done(c, "user '%s' deleted%s", c->pos[0],
-                    c->count ? " with its client-id bindings" : "");
+    return cli_done(c, "user '%s' deleted%s%s", c->pos[0],
+                    c->count ? " with its client-id bindings" : "",
+                    c->npins ? (c->count ? " and certificate pins" : " with its certificate pins")
+                             : "");
 }
 
 /* Load pos[0], change it with edit, store it. */

@@ -398,8 +398,10 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     const char *cert_user = !ti || !ti->has_cert ? NULL
                             : lt->use_subject_as_username ? ti->subject
                             : lt->use_identity_as_username ? ti->identity : NULL;
-    if (ti && ti->has_cert)
+    if (ti && ti->has_cert) {
         snprintf(pc->cert, sizeof pc->cert, "%.79s", ti->identity);
+        auth_cert_seen(b->auth, ti); /* warden cert list-seen; throttled, off this thread */
+    }
     if (pr->present & MQTT_PROP_BIT(MQTT_P_AUTH_METHOD)) {
         ar = AR_BAD_METHOD;
         why = "unsupported auth method";
@@ -410,6 +412,9 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     } else if (cert_user && (cn->has_username || cn->has_password)) {
         ar = AR_BAD_CREDENTIALS;
         why = "credentials sent with a certificate identity";
+    } else if (ti && ti->has_cert &&
+               (ar = auth_cert_check(b->auth, cert_user, ti->fingerprint, cid, c->addr))) {
+        why = "certificate revoked or not pinned"; /* the store's lists, as last refreshed */
     } else {
         /* 1, 2: bans and the client-id policy, before anything expensive. */
         ar = auth_precheck(b->auth, c->lst, c->ip, pc->client_id, idlen,
@@ -450,7 +455,8 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         pc->method = AUTH_CERTIFICATE;
         /* The store decides what this identity may do (and whether it is disabled). */
         struct auth_ticket *t = NULL;
-        ar = auth_identity(b->auth, pc->username, lt->cert_requires_user, checked, c, &t);
+        ar = auth_identity(b->auth, pc->username, lt->cert_requires_user, ti->fingerprint,
+                           cid, c->ip, checked, c, &t);
         if (ar != AR_NONE) {
             refuse_ar(c, ar, shown, auth_refusal_text(ar));
             handle_connect_pending_free(pc);

@@ -867,56 +867,43 @@ static void hexify(const uint8_t *p, size_t n, char *out)
 }
 
 /*
- * Read the leaf certificate of the peer chain into t->info and apply the
- * checks WolfSSL cannot make (expired CRLs kept under policy warn).
- * WD_OK, WD_EDENIED (t->err says why), WD_EIO.
+ * Fill in from a certificate's DER: fingerprint, CN, subject, issuer, SANs,
+ * the identity of kind ident, expiry. On WD_OK *dc is parsed and the caller
+ * frees it (wc_FreeDecodedCert); on WD_EIO err says why and nothing is held.
  */
-static enum wd_err peer_cert(struct tls_conn *t)
+static enum wd_err cert_fields(const unsigned char *der, int len, enum config_cert_identity ident,
+                               struct tls_info *in, DecodedCert *pdc, char *err, size_t errlen)
 {
-    struct tls_info *in = &t->info;
-    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(t->ssl);
-    if (!t->ctx->verify_peer || !ch || wolfSSL_get_chain_count(ch) < 1)
-        return WD_OK;
-    const unsigned char *der = wolfSSL_get_chain_cert(ch, 0);
-    int len = wolfSSL_get_chain_length(ch, 0);
-    if (!der || len <= 0) {
-        snprintf(t->err, sizeof t->err, "no DER for the client certificate");
-        return WD_EIO;
-    }
     uint8_t fp[WC_SHA256_DIGEST_SIZE];
     if (wc_Sha256Hash(der, (word32)len, fp) != 0) {
-        snprintf(t->err, sizeof t->err, "SHA-256 of the client certificate failed");
+        snprintf(err, errlen, "SHA-256 of the certificate failed");
         return WD_EIO;
     }
     hexify(fp, sizeof fp, in->fingerprint);
-
-    DecodedCert dc;
-    wc_InitDecodedCert(&dc, der, (word32)len, NULL);
-    int r = wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL);
+    wc_InitDecodedCert(pdc, der, (word32)len, NULL);
+    int r = wc_ParseCert(pdc, CERT_TYPE, NO_VERIFY, NULL);
     if (r != 0) {
-        wc_FreeDecodedCert(&dc);
-        snprintf(t->err, sizeof t->err, "cannot decode the client certificate: %s",
-                 wolf_reason(r));
+        wc_FreeDecodedCert(pdc);
+        snprintf(err, errlen, "cannot decode the certificate: %s", wolf_reason(r));
         return WD_EIO;
     }
-    enum wd_err e = WD_OK;
-    if (dc.subjectCN && dc.subjectCNLen > 0)
-        log_clean(in->cn, sizeof in->cn, dc.subjectCN, (size_t)dc.subjectCNLen);
-    struct der subj = {dc.subjectRaw, dc.subjectRaw ? (size_t)dc.subjectRawLen : 0};
-    struct der iss = {dc.issuerRaw, dc.issuerRaw ? (size_t)dc.issuerRawLen : 0};
+    if (pdc->subjectCN && pdc->subjectCNLen > 0)
+        log_clean(in->cn, sizeof in->cn, pdc->subjectCN, (size_t)pdc->subjectCNLen);
+    struct der subj = {pdc->subjectRaw, pdc->subjectRaw ? (size_t)pdc->subjectRawLen : 0};
+    struct der iss = {pdc->issuerRaw, pdc->issuerRaw ? (size_t)pdc->issuerRawLen : 0};
     if (subj.n)
         name_text(subj, in->subject, sizeof in->subject);
     if (iss.n)
         name_text(iss, in->issuer, sizeof in->issuer);
     int want_type = 0;
-    switch (t->ctx->ident) {
+    switch (ident) {
     case CERT_ID_SAN_DNS: want_type = ASN_DNS_TYPE; break;
     case CERT_ID_SAN_URI: want_type = ASN_URI_TYPE; break;
     case CERT_ID_SAN_EMAIL: want_type = ASN_RFC822_TYPE; break;
     case CERT_ID_CN: break;
     }
     /* WolfSSL keeps email SANs on a list of their own. */
-    const DNS_entry *lists[2] = {dc.altNames, dc.altEmailNames};
+    const DNS_entry *lists[2] = {pdc->altNames, pdc->altEmailNames};
     for (int li = 0; li < 2; li++)
     for (const DNS_entry *a = lists[li]; a; a = a->next) {
         const char *kind = a->type == ASN_DNS_TYPE      ? "DNS:"
@@ -938,15 +925,40 @@ static enum wd_err peer_cert(struct tls_conn *t)
         if (want_type && a->type == want_type && !*in->identity)
             snprintf(in->identity, sizeof in->identity, "%s", val);
     }
-    if (t->ctx->ident == CERT_ID_CN)
+    if (ident == CERT_ID_CN)
         snprintf(in->identity, sizeof in->identity, "%s", in->cn);
-    if (dc.afterDate && dc.afterDateLen > 2) {
-        struct der d = {dc.afterDate, (size_t)dc.afterDateLen}, v;
+    if (pdc->afterDate && pdc->afterDateLen > 2) {
+        struct der d = {pdc->afterDate, (size_t)pdc->afterDateLen}, v;
         uint8_t tg;
         int64_t na;
         if (der_next(&d, &tg, &v) && der_time(tg, v, &na))
             in->not_after = na;
     }
+    return WD_OK;
+}
+
+/*
+ * Read the leaf certificate of the peer chain into t->info and apply the
+ * checks WolfSSL cannot make (expired CRLs kept under policy warn).
+ * WD_OK, WD_EDENIED (t->err says why), WD_EIO.
+ */
+static enum wd_err peer_cert(struct tls_conn *t)
+{
+    struct tls_info *in = &t->info;
+    WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(t->ssl);
+    if (!t->ctx->verify_peer || !ch || wolfSSL_get_chain_count(ch) < 1)
+        return WD_OK;
+    const unsigned char *der = wolfSSL_get_chain_cert(ch, 0);
+    int len = wolfSSL_get_chain_length(ch, 0);
+    if (!der || len <= 0) {
+        snprintf(t->err, sizeof t->err, "no DER for the client certificate");
+        return WD_EIO;
+    }
+    DecodedCert dc;
+    enum wd_err e = cert_fields(der, len, t->ctx->ident, in, &dc, t->err, sizeof t->err);
+    if (e != WD_OK)
+        return e;
+    struct der iss = {dc.issuerRaw, dc.issuerRaw ? (size_t)dc.issuerRawLen : 0};
     if (t->ctx->nown && iss.n && own_revoked(t->ctx, iss, dc.serial, (size_t)dc.serialSz)) {
         snprintf(t->err, sizeof t->err,
                  "certificate %s is revoked (by an expired CRL, crl_expired_policy warn)",
@@ -956,6 +968,52 @@ static enum wd_err peer_cert(struct tls_conn *t)
     wc_FreeDecodedCert(&dc);
     in->has_cert = e == WD_OK;
     return e;
+}
+
+enum wd_err tls_cert_file(const char *path, struct tls_info *out, char *why, size_t whylen)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t len;
+    enum wd_err e = read_file(path, &buf, &len);
+    if (e != WD_OK) {
+        snprintf(why, whylen, "%s: %s", path,
+                 e == WD_EIO ? strerror(errno) : e == WD_ETOOLARGE ? "file too large"
+                                                                   : "out of memory");
+        return e == WD_ENOMEM ? e : WD_EIO;
+    }
+    uint8_t *der = buf;
+    word32 dlen = (word32)len;
+    if (!(len && buf[0] == 0x30)) {
+        /* PEM: the first certificate of the file. */
+        uint8_t *b = memmem(buf, len, begin, sizeof begin - 1);
+        uint8_t *z = b ? memmem(b, len - (size_t)(b - buf), end, sizeof end - 1) : NULL;
+        if (!b || !z) {
+            wd_free(buf);
+            snprintf(why, whylen, "%s: not a certificate (PEM or DER)", path);
+            return WD_EINVAL;
+        }
+        b += sizeof begin - 1;
+        dlen = (word32)(z - b);
+        if (Base64_Decode(b, (word32)(z - b), b, &dlen) != 0) {
+            wd_free(buf);
+            snprintf(why, whylen, "%s: bad PEM (base64)", path);
+            return WD_EINVAL;
+        }
+        der = b;
+    }
+    DecodedCert dc;
+    char err[200];
+    e = cert_fields(der, (int)dlen, CERT_ID_CN, out, &dc, err, sizeof err);
+    wd_free(buf);
+    if (e != WD_OK) {
+        snprintf(why, whylen, "%s: %s", path, err);
+        return WD_EINVAL;
+    }
+    wc_FreeDecodedCert(&dc);
+    out->has_cert = true;
+    return WD_OK;
 }
 
 enum wd_err tls_handshake(struct tls_conn *t)

@@ -93,6 +93,15 @@ const struct tls_info *tls_conn_info(const struct tls_conn *t);
 /* Borrows: the reason of the last failure ("" if none), valid until the next call. */
 const char *tls_conn_error(const struct tls_conn *t);
 
+/*
+ * Read a certificate file (PEM: its first certificate; or DER) for the admin
+ * commands: fingerprint, subject, issuer, CN (as identity), SANs, expiry into
+ * *out (version and cipher empty). No verification: a pin or revocation
+ * names a certificate, whoever signed it. WD_OK; WD_EIO (unreadable) or
+ * WD_EINVAL (not a certificate) with why; WD_ENOMEM. Thread: any.
+ */
+enum wd_err tls_cert_file(const char *path, struct tls_info *out, char *why, size_t whylen);
+
 /* Name of a cert_identity value ("cn", "san_dns", ...), for messages. */
 const char *tls_identity_name(enum config_cert_identity id);
 

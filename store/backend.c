@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "bans.h"
 #include "bindings.h"
+#include "certs.h"
 #include "roles.h"
 #include "users.h"
 
@@ -18,6 +19,7 @@ struct op {
     const char *name;
     const char *s1, *s2, *s3, *s4;
     int64_t when;
+    const void *in;
     void *out;
     size_t *n;
 };
@@ -68,6 +70,43 @@ static enum wd_err tx_ban_add(struct store_txn *t, void *arg)
     if (e != WD_OK && e != WD_ENOTFOUND)
         return e;
     return bans_add(t, &b);
+}
+
+static enum wd_err tx_cert_check(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return certs_check(t, o->name, o->in, o->out);
+}
+
+static enum wd_err tx_certs_list(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return certs_list(t, (uint8_t)o->when, NULL, o->out, o->n);
+}
+
+static enum wd_err tx_cert_seen(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return certs_seen(t, o->in);
+}
+
+static enum wd_err op_cert_check(void *ctx, const char *user, const uint8_t fp[CERT_FP_LEN],
+                                 enum cert_verdict *out)
+{
+    struct op o = {.name = user, .in = fp, .out = out};
+    return store_read(ctx, tx_cert_check, &o);
+}
+
+static enum wd_err op_certs_list(void *ctx, uint8_t kind, struct cert_rec **out, size_t *n)
+{
+    struct op o = {.when = kind, .out = out, .n = n};
+    return store_read(ctx, tx_certs_list, &o);
+}
+
+static enum wd_err op_cert_seen(void *ctx, const struct cert_rec *r)
+{
+    struct op o = {.in = r};
+    return store_write(ctx, tx_cert_seen, &o);
 }
 
 static enum wd_err op_user_get(void *ctx, const char *name, struct user **out)
@@ -132,4 +171,7 @@ void store_backend_ops(struct store *s, struct backend_ops *ops)
     ops->user_login = op_login;
     ops->ban_add = op_ban_add;
     ops->audit = op_audit;
+    ops->cert_check = op_cert_check;
+    ops->certs_list = op_certs_list;
+    ops->cert_seen = op_cert_seen;
 }

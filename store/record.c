@@ -199,6 +199,21 @@ enum wd_err record_encode_audit(const struct audit_entry *a, uint8_t **out, size
     return wr_finish(&w, out, len);
 }
 
+enum wd_err record_encode_cert(const struct cert_rec *r, uint8_t **out, size_t *len)
+{
+    struct wr w = {0};
+    wr_u8(&w, RECORD_CERT_V1);
+    wr_str(&w, r->identity);
+    wr_str(&w, r->subject);
+    wr_str(&w, r->issuer);
+    wr_str(&w, r->reason);
+    wr_str(&w, r->actor);
+    wr_uint(&w, (uint64_t)r->not_after, 8);
+    wr_uint(&w, (uint64_t)r->created, 8);
+    wr_uint(&w, (uint64_t)r->last_seen, 8);
+    return wr_finish(&w, out, len);
+}
+
 void record_encode_meta(const struct record_meta *m, uint8_t out[RECORD_META_SIZE])
 {
     out[0] = RECORD_META_V1;
@@ -219,6 +234,26 @@ enum wd_err record_kind_key(uint8_t kind, const char *text, uint8_t **out, size_
     memcpy(k + 1, text, n);
     *out = k;
     *len = n + 1;
+    return WD_OK;
+}
+
+enum wd_err record_cert_key(uint8_t kind, const char *user, const uint8_t fp[CERT_FP_LEN],
+                            uint8_t **out, size_t *len)
+{
+    if (kind > CERT_SEEN || (kind == CERT_PIN && (!user || !*user)))
+        return WD_EINVAL;
+    size_t un = kind == CERT_PIN ? strlen(user) + 1 : 0;
+    if (un > RECORD_MAX_STRING)
+        return WD_ETOOLARGE;
+    uint8_t *k = wd_malloc(1 + un + CERT_FP_LEN);
+    if (!k)
+        return WD_ENOMEM;
+    k[0] = kind;
+    if (un)
+        memcpy(k + 1, user, un); /* with its NUL: the separator */
+    memcpy(k + 1 + un, fp, CERT_FP_LEN);
+    *out = k;
+    *len = 1 + un + CERT_FP_LEN;
     return WD_OK;
 }
 
@@ -514,6 +549,44 @@ enum wd_err record_decode_audit(const void *key, size_t klen, const void *val, s
         return r.err;
     }
     *out = a;
+    return WD_OK;
+}
+
+enum wd_err record_decode_cert(const void *key, size_t klen, const void *val, size_t vlen,
+                               struct cert_rec *out)
+{
+    struct rd r = {val, vlen, WD_OK};
+    struct cert_rec c = {0};
+    const uint8_t *k = key;
+    if (klen < 1 + CERT_FP_LEN || k[0] > CERT_SEEN)
+        return WD_EMALFORMED;
+    c.kind = k[0];
+    if (c.kind == CERT_PIN) {
+        /* kind, user (non-empty, no 0 byte), 0, fingerprint */
+        if (klen < 3 + CERT_FP_LEN || k[klen - CERT_FP_LEN - 1] != 0)
+            return WD_EMALFORMED;
+        c.user = key_str(k + 1, klen - CERT_FP_LEN - 2, &r);
+    } else if (klen != 1 + CERT_FP_LEN) {
+        return WD_EMALFORMED;
+    }
+    memcpy(c.fp, k + klen - CERT_FP_LEN, CERT_FP_LEN);
+    if (rd_ok(&r) && rd_u8(&r) != RECORD_CERT_V1)
+        rd_fail(&r, WD_EMALFORMED);
+    c.identity = rd_str(&r);
+    c.subject = rd_str(&r);
+    c.issuer = rd_str(&r);
+    c.reason = rd_str(&r);
+    c.actor = rd_str(&r);
+    c.not_after = (int64_t)rd_uint(&r, 8);
+    c.created = (int64_t)rd_uint(&r, 8);
+    c.last_seen = (int64_t)rd_uint(&r, 8);
+    if (rd_ok(&r) && r.n != 0)
+        rd_fail(&r, WD_EMALFORMED);
+    if (!rd_ok(&r)) {
+        backend_cert_fini(&c);
+        return r.err;
+    }
+    *out = c;
     return WD_OK;
 }
 

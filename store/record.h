@@ -11,7 +11,9 @@
  *
  * Keys: users and roles by name; bindings and bans by a kind byte followed
  * by the pattern or value; audit entries by their sequence number (u64 BE);
- * meta by the key "meta".
+ * meta by the key "meta". Certificates (record_cert_key): kind byte, then for
+ * a pin the user name and a 0 byte, then the 32-byte SHA-256 of the DER; so
+ * one user's pins sit together and a revocation or sighting is one key.
  */
 #ifndef WD_RECORD_H
 #define WD_RECORD_H
@@ -29,6 +31,7 @@
 #define RECORD_BINDING_V1 1
 #define RECORD_BAN_V1 1
 #define RECORD_AUDIT_V1 1
+#define RECORD_CERT_V1 1
 #define RECORD_META_V1 1
 
 #define RECORD_MAX_STRING 65535u  /* longest string field (an MQTT string at most) */
@@ -56,6 +59,8 @@ enum wd_err record_encode_role_v1(const struct role *r, uint8_t **out, size_t *l
 enum wd_err record_encode_binding(const struct binding *b, uint8_t **out, size_t *len);
 enum wd_err record_encode_ban(const struct ban *b, uint8_t **out, size_t *len);
 enum wd_err record_encode_audit(const struct audit_entry *a, uint8_t **out, size_t *len);
+/* Any kind of cert record; the key carries kind, user and fingerprint. */
+enum wd_err record_encode_cert(const struct cert_rec *r, uint8_t **out, size_t *len);
 void record_encode_meta(const struct record_meta *m, uint8_t out[RECORD_META_SIZE]);
 
 /*
@@ -74,6 +79,8 @@ enum wd_err record_decode_ban(const void *key, size_t klen, const void *val, siz
                               struct ban *out);
 enum wd_err record_decode_audit(const void *key, size_t klen, const void *val, size_t vlen,
                                 struct audit_entry *out);
+enum wd_err record_decode_cert(const void *key, size_t klen, const void *val, size_t vlen,
+                               struct cert_rec *out);
 enum wd_err record_decode_meta(const void *val, size_t vlen, struct record_meta *out);
 
 /* The version byte of a stored value (0 for an empty value). */
@@ -84,6 +91,13 @@ uint8_t record_version(const void *val, size_t vlen);
  * WD_OK, WD_ENOMEM, WD_ETOOLARGE.
  */
 enum wd_err record_kind_key(uint8_t kind, const char *text, uint8_t **out, size_t *len);
+/*
+ * Key of a cert record: kind, user (CERT_PIN only, else ignored), fingerprint.
+ * Returns owned: *out (wd_free). WD_OK, WD_ENOMEM, WD_ETOOLARGE, WD_EINVAL (a pin
+ * without a user, or a user with a 0 byte is impossible in C strings).
+ */
+enum wd_err record_cert_key(uint8_t kind, const char *user, const uint8_t fp[CERT_FP_LEN],
+                            uint8_t **out, size_t *len);
 /* Key of an audit entry. */
 void record_audit_key(uint64_t seq, uint8_t out[8]);
 

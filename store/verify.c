@@ -1,7 +1,7 @@
 /*
  * verify.c - `warden store verify`: one read transaction over every database.
  * Each record must decode; users may name only existing roles; bindings only
- * existing users; the built-in roles must exist; audit numbers must be below
+ * existing users, and so may certificate pins; the built-in roles must exist; audit numbers must be below
  * the meta record's next number. Problems are reported one by one and
  * counted; the walk never stops at the first.
  */
@@ -106,7 +106,18 @@ static enum wd_err check_record(void *ctx, const void *key, size_t klen, const v
         backend_audit_fini(&a);
         break;
     }
-    case DB_CERTS:
+    case DB_CERTS: {
+        struct cert_rec c;
+        e = record_decode_cert(key, klen, val, vlen, &c);
+        if (e != WD_OK)
+            break;
+        if (c.kind == CERT_PIN && !exists(v->t, DB_USERS, c.user, strlen(c.user))) {
+            snprintf(msg, sizeof msg, "pin of unknown user '%.100s'", c.user);
+            problem(v, key, klen, msg);
+        }
+        backend_cert_fini(&c);
+        break;
+    }
     case DB_TOKENS:
         problem(v, key, klen, "no records of this kind are written yet");
         break;
