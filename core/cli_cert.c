@@ -272,7 +272,8 @@ int cli_cmd_cert_list_seen(struct cli *c)
             c->l.certs[n++] = keep;
         }
     }
-    qsort(c->l.certs, n, sizeof *c->l.certs, by_expiry);
+    if (n)
+        qsort(c->l.certs, n, sizeof *c->l.certs, by_expiry);
     if (c->json) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < n; i++) {

@@ -412,9 +412,11 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
     } else if (cert_user && (cn->has_username || cn->has_password)) {
         ar = AR_BAD_CREDENTIALS;
         why = "credentials sent with a certificate identity";
-    } else if (ti && ti->has_cert &&
-               (ar = auth_cert_check(b->auth, cert_user, ti->fingerprint, cid, c->addr))) {
-        why = "certificate revoked or not pinned"; /* the store's lists, as last refreshed */
+    } else if (ti && ti->has_cert && !cert_user &&
+               (ar = auth_cert_check(b->auth, NULL, ti->fingerprint, cid, c->addr))) {
+        /* The store's revocations as last refreshed; a certificate identity is checked
+         * against the store itself by auth_identity() below. */
+        why = "certificate revoked";
     } else {
         /* 1, 2: bans and the client-id policy, before anything expensive. */
         ar = auth_precheck(b->auth, c->lst, c->ip, pc->client_id, idlen,
