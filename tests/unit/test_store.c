@@ -20,6 +20,7 @@
 
 #include "../../store/audit.h"
 #include "../../store/bans.h"
+#include "../../store/certs.h"
 #include "../../store/bindings.h"
 #include "../../store/importer.h"
 #include "err.h"
@@ -1025,6 +1026,242 @@ static void test_backup(void **state)
     store_close(s);
 }
 
+/* Certificate records: every kind round-trips; the key carries kind, user and
+ * fingerprint; any truncation, a bad key or a bad version is malformed. */
+static void test_record_cert(void **state)
+{
+    (void)state;
+    uint8_t fp[CERT_FP_LEN];
+    for (int i = 0; i < CERT_FP_LEN; i++)
+        fp[i] = (uint8_t)(0xa0 + i);
+    struct cert_rec in[] = {
+        {.kind = CERT_PIN, .user = "alice", .identity = "", .subject = "CN=alice,O=X",
+         .issuer = "CN=CA", .reason = "", .actor = "root", .not_after = 2000000000,
+         .created = 5},
+        {.kind = CERT_REVOKED, .identity = "", .subject = "", .issuer = "", .reason = "lost",
+         .actor = "ops", .created = 6},
+        {.kind = CERT_SEEN, .identity = "dev1", .subject = "CN=dev1", .issuer = "CN=CA",
+         .reason = "", .actor = "", .not_after = 1900000000, .created = 7, .last_seen = 9},
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        memcpy(in[i].fp, fp, sizeof fp);
+        uint8_t *k, *b;
+        size_t kn, n;
+        assert_int_equal(record_cert_key(in[i].kind, in[i].user, fp, &k, &kn), WD_OK);
+        assert_int_equal(kn, 1 + CERT_FP_LEN + (in[i].kind == CERT_PIN ? 6 : 0));
+        assert_int_equal(record_encode_cert(&in[i], &b, &n), WD_OK);
+        assert_int_equal(record_version(b, n), RECORD_CERT_V1);
+        struct cert_rec d;
+        assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_OK);
+        assert_int_equal(d.kind, in[i].kind);
+        assert_memory_equal(d.fp, fp, CERT_FP_LEN);
+        if (in[i].kind == CERT_PIN)
+            assert_string_equal(d.user, "alice");
+        else
+            assert_null(d.user);
+        assert_string_equal(d.identity, in[i].identity);
+        assert_string_equal(d.subject, in[i].subject);
+        assert_string_equal(d.issuer, in[i].issuer);
+        assert_string_equal(d.reason, in[i].reason);
+        assert_string_equal(d.actor, in[i].actor);
+        assert_int_equal(d.not_after, in[i].not_after);
+        assert_int_equal(d.created, in[i].created);
+        assert_int_equal(d.last_seen, in[i].last_seen);
+        backend_cert_fini(&d);
+        for (size_t cut = 0; cut < n; cut++)
+            assert_int_equal(record_decode_cert(k, kn, b, cut, &d), WD_EMALFORMED);
+        for (size_t cut = 0; cut < kn; cut++)
+            assert_int_equal(record_decode_cert(k, cut, b, n, &d), WD_EMALFORMED);
+        b[0] = RECORD_CERT_V1 + 1; /* a version from the future */
+        assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
+        b[0] = RECORD_CERT_V1;
+        k[0] = CERT_SEEN + 1; /* unknown kind */
+        assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
+        wd_free(k);
+        wd_free(b);
+    }
+    /* Pin keys: the 0 byte must separate user and fingerprint; the user is non-empty. */
+    uint8_t *k, *b;
+    size_t kn, n;
+    assert_int_equal(record_cert_key(CERT_PIN, "al", fp, &k, &kn), WD_OK);
+    assert_int_equal(record_encode_cert(&in[0], &b, &n), WD_OK);
+    struct cert_rec d;
+    k[3] = 'x'; /* no 0 byte between user and fingerprint */
+    assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
+    k[3] = 0;
+    k[1] = 0; /* a user with a 0 byte inside */
+    assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
+    uint8_t empty[2 + CERT_FP_LEN] = {CERT_PIN, 0}; /* user "" */
+    assert_int_equal(record_decode_cert(empty, sizeof empty, b, n, &d), WD_EMALFORMED);
+    wd_free(k);
+    wd_free(b);
+    /* Keys: a pin needs a user; kinds are bounded. */
+    assert_int_equal(record_cert_key(CERT_PIN, NULL, fp, &k, &kn), WD_EINVAL);
+    assert_int_equal(record_cert_key(CERT_PIN, "", fp, &k, &kn), WD_EINVAL);
+    assert_int_equal(record_cert_key(CERT_SEEN + 1, NULL, fp, &k, &kn), WD_EINVAL);
+    /* Fingerprint text: plain or colon-separated hex, either case; nothing else. */
+    uint8_t out[CERT_FP_LEN];
+    char hex[CERT_FP_HEX], colons[3 * CERT_FP_LEN];
+    certs_fp_hex(fp, hex);
+    assert_string_equal(hex, "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf");
+    assert_true(certs_parse_fp(hex, out));
+    assert_memory_equal(out, fp, CERT_FP_LEN);
+    for (int i = 0; i < CERT_FP_LEN; i++)
+        snprintf(colons + 3 * i, 4, "%02X%s", fp[i], i + 1 < CERT_FP_LEN ? ":" : "");
+    assert_true(certs_parse_fp(colons, out));
+    assert_memory_equal(out, fp, CERT_FP_LEN);
+    const char *bad[] = {
+        "", "a0", "zz", "a0:a1",
+        "g0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(certs_parse_fp(bad[i], out));
+    colons[2] = '-';
+    assert_false(certs_parse_fp(colons, out));
+}
+
+struct cert_op {
+    struct cert_rec r;
+    uint8_t kind;
+    const char *user;
+    enum cert_verdict v;
+    struct cert_rec *list;
+    size_t n;
+};
+
+static enum wd_err tx_pin(struct store_txn *t, void *arg)
+{
+    return certs_pin_add(t, &((struct cert_op *)arg)->r);
+}
+
+static enum wd_err tx_unpin(struct store_txn *t, void *arg)
+{
+    struct cert_op *o = arg;
+    return certs_pin_del(t, o->r.user, o->r.fp);
+}
+
+static enum wd_err tx_revoke(struct store_txn *t, void *arg)
+{
+    return certs_revoke(t, &((struct cert_op *)arg)->r);
+}
+
+static enum wd_err tx_unrevoke(struct store_txn *t, void *arg)
+{
+    return certs_unrevoke(t, ((struct cert_op *)arg)->r.fp);
+}
+
+static enum wd_err tx_check(struct store_txn *t, void *arg)
+{
+    struct cert_op *o = arg;
+    return certs_check(t, o->user, o->r.fp, &o->v);
+}
+
+static enum wd_err tx_certs(struct store_txn *t, void *arg)
+{
+    struct cert_op *o = arg;
+    return certs_list(t, o->kind, o->user, &o->list, &o->n);
+}
+
+/* Pins and revocations move the generation and decide the connect-time
+ * verdict; sightings keep their first-seen time and move nothing. */
+static void test_certs(void **state)
+{
+    (void)state;
+    struct store *s = open_store(NULL);
+    struct user u = {.name = "alice", .enabled = true, .note = ""};
+    assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
+    struct cert_op a = {.r = {.kind = CERT_PIN, .user = "alice", .subject = "CN=alice",
+                              .actor = "root", .created = 1}};
+    struct cert_op other = a;
+    memset(a.r.fp, 1, CERT_FP_LEN);
+    memset(other.r.fp, 2, CERT_FP_LEN);
+    /* No pins: any certificate of the identity will do. */
+    a.user = "alice";
+    assert_int_equal(store_read(s, tx_check, &a), WD_OK);
+    assert_int_equal(a.v, CERT_VERDICT_OK);
+    uint64_t g = generation(s);
+    assert_int_equal(store_write(s, tx_pin, &a), WD_OK);
+    assert_true(generation(s) > g);
+    assert_int_equal(store_write(s, tx_pin, &a), WD_EEXIST);
+    struct cert_op nobody = a;
+    nobody.r.user = "bob";
+    assert_int_equal(store_write(s, tx_pin, &nobody), WD_ENOTFOUND);
+    assert_non_null(strstr(store_errmsg(s), "unknown user 'bob'"));
+    /* Pinned: that certificate passes, another is refused; other users are not affected. */
+    assert_int_equal(store_read(s, tx_check, &a), WD_OK);
+    assert_int_equal(a.v, CERT_VERDICT_OK);
+    other.user = "alice";
+    assert_int_equal(store_read(s, tx_check, &other), WD_OK);
+    assert_int_equal(other.v, CERT_VERDICT_NOT_PINNED);
+    other.user = "alic"; /* a prefix of a pinning user pins nothing */
+    assert_int_equal(store_read(s, tx_check, &other), WD_OK);
+    assert_int_equal(other.v, CERT_VERDICT_OK);
+    other.user = NULL;
+    assert_int_equal(store_read(s, tx_check, &other), WD_OK);
+    assert_int_equal(other.v, CERT_VERDICT_OK);
+    /* Revoked beats pinned. */
+    struct cert_op rv = {.r = {.kind = CERT_REVOKED, .reason = "lost", .actor = "root"}};
+    memcpy(rv.r.fp, a.r.fp, CERT_FP_LEN);
+    g = generation(s);
+    assert_int_equal(store_write(s, tx_revoke, &rv), WD_OK);
+    assert_true(generation(s) > g);
+    assert_int_equal(store_write(s, tx_revoke, &rv), WD_EEXIST);
+    assert_int_equal(store_read(s, tx_check, &a), WD_OK);
+    assert_int_equal(a.v, CERT_VERDICT_REVOKED);
+    struct cert_op bad = rv;
+    bad.r.reason = "a\nb";
+    memset(bad.r.fp, 9, CERT_FP_LEN);
+    assert_int_equal(store_write(s, tx_revoke, &bad), WD_EINVAL);
+    assert_int_equal(store_write(s, tx_unrevoke, &rv), WD_OK);
+    assert_int_equal(store_write(s, tx_unrevoke, &rv), WD_ENOTFOUND);
+    assert_int_equal(store_read(s, tx_check, &a), WD_OK);
+    assert_int_equal(a.v, CERT_VERDICT_OK);
+    /* Sightings: no generation move; first seen kept, the rest updated. */
+    struct cert_op seen = {.r = {.kind = CERT_SEEN, .identity = "alice", .subject = "CN=alice",
+                                 .issuer = "CN=CA", .not_after = 50, .created = 10,
+                                 .last_seen = 10}};
+    memcpy(seen.r.fp, a.r.fp, CERT_FP_LEN);
+    g = generation(s);
+    struct backend_ops ops;
+    store_backend_ops(s, &ops);
+    assert_int_equal(ops.cert_seen(ops.ctx, &seen.r), WD_OK);
+    seen.r.created = seen.r.last_seen = 20;
+    seen.r.not_after = 60;
+    assert_int_equal(ops.cert_seen(ops.ctx, &seen.r), WD_OK);
+    assert_int_equal(generation(s), g);
+    struct cert_rec *v;
+    size_t n;
+    assert_int_equal(ops.certs_list(ops.ctx, CERT_SEEN, &v, &n), WD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].created, 10);
+    assert_int_equal(v[0].last_seen, 20);
+    assert_int_equal(v[0].not_after, 60);
+    backend_certs_free(v, n);
+    enum cert_verdict verdict;
+    assert_int_equal(ops.cert_check(ops.ctx, "alice", other.r.fp, &verdict), WD_OK);
+    assert_int_equal(verdict, CERT_VERDICT_NOT_PINNED);
+    /* Lists by kind and user. */
+    struct cert_op l = {.kind = CERT_PIN, .user = "alice"};
+    assert_int_equal(store_read(s, tx_certs, &l), WD_OK);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.list[0].user, "alice");
+    backend_certs_free(l.list, l.n);
+    /* The store checks out; a pin of a user that is gone does not. */
+    size_t problems = 0;
+    assert_int_equal(store_verify(s, NULL, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    assert_int_equal(store_write(s, tx_unpin, &a), WD_OK);
+    assert_int_equal(store_write(s, tx_unpin, &a), WD_ENOTFOUND);
+    assert_int_equal(store_write(s, tx_pin, &a), WD_OK);
+    struct del_arg del = {.name = "alice"};
+    assert_int_equal(store_write(s, tx_user_del, &del), WD_OK);
+    struct seen rep = {0};
+    assert_int_equal(store_verify(s, on_problem, &rep, &problems), WD_OK);
+    assert_int_equal(problems, 1);
+    assert_non_null(strstr(rep.last, "pin of unknown user 'alice'"));
+    store_close(s);
+}
+
 static void test_backend_ops(void **state)
 {
     (void)state;
@@ -1171,6 +1408,8 @@ int main(void)
         T(test_role_on_deny),
         T(test_corrupt_record),
         T(test_backup),
+        T(test_record_cert),
+        T(test_certs),
         T(test_backend_ops),
         T(test_importer),
     };
