@@ -3,8 +3,9 @@
  * keyed by kind byte (+ user name and a 0 byte for pins) + the SHA-256 of
  * the certificate's DER (record.h). A fingerprint names a certificate
  * exactly, so no key material is ever stored. The lists are small (a pin per
- * device at most), so listing walks the database; the connect-time check is
- * two point lookups and, when a user pins nothing, one short walk.
+ * device at most), so listing walks the database up to the end of its kind;
+ * the connect-time check is two point lookups and, when the certificate is
+ * not one of the user's pins, a walk of the pins that sort before the user's.
  */
 #include "certs.h"
 
@@ -255,6 +256,8 @@ struct clist {
 static enum wd_err collect(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct clist *l = ctx;
+    if (klen && *(const uint8_t *)key > l->kind)
+        return WD_ELIMIT; /* keys sort by kind first: no more of this kind */
     if (klen == 0 || *(const uint8_t *)key != l->kind)
         return WD_OK;
     if (l->n == l->cap) {
@@ -293,10 +296,14 @@ enum wd_err certs_list(struct store_txn *t, uint8_t kind, const char *user,
     return WD_OK;
 }
 
-/* Does user pin anything? Stops at the first pin of that user. */
+/*
+ * Does user pin anything? Keys sort as 0, user, 0, fingerprint, so one user's
+ * pins are contiguous and every pin sorts before every other kind: the walk
+ * stops at the user's first pin or at the first key past where it would be.
+ */
 struct anypin {
-    const char *user;
-    size_t ulen;
+    uint8_t prefix[USERS_NAME_MAX + 2];   /* CERT_PIN, user, 0 */
+    size_t plen;
     bool found;
 };
 
@@ -305,13 +312,11 @@ static enum wd_err find_pin(void *ctx, const void *key, size_t klen, const void 
     (void)val;
     (void)vlen;
     struct anypin *a = ctx;
-    const uint8_t *k = key;
-    if (klen == 1 + a->ulen + 1 + CERT_FP_LEN && k[0] == CERT_PIN &&
-        memcmp(k + 1, a->user, a->ulen) == 0 && k[1 + a->ulen] == 0) {
+    size_t m = klen < a->plen ? klen : a->plen;
+    int c = memcmp(key, a->prefix, m);
+    if (c == 0 && klen > a->plen)
         a->found = true;
-        return WD_ELIMIT;
-    }
-    return WD_OK;
+    return c > 0 || a->found ? WD_ELIMIT : WD_OK;
 }
 
 enum wd_err certs_check(struct store_txn *t, const char *user, const uint8_t fp[CERT_FP_LEN],
@@ -327,7 +332,13 @@ enum wd_err certs_check(struct store_txn *t, const char *user, const uint8_t fp[
         return e;
     if (exists(t, CERT_PIN, user, fp, &e) || e != WD_OK)
         return e;
-    struct anypin a = {user, strlen(user), false};
+    size_t ulen = strlen(user);
+    if (ulen > USERS_NAME_MAX)
+        return WD_OK; /* no user has such a name: nothing pinned */
+    struct anypin a = {.plen = ulen + 2};
+    a.prefix[0] = CERT_PIN;
+    memcpy(a.prefix + 1, user, ulen);
+    a.prefix[ulen + 1] = 0;
     e = store_each(t, DB_CERTS, false, find_pin, &a);
     if (e == WD_OK && a.found)
         *out = CERT_VERDICT_NOT_PINNED;

@@ -1193,9 +1193,13 @@ static void test_certs(void **state)
     other.user = "alice";
     assert_int_equal(store_read(s, tx_check, &other), WD_OK);
     assert_int_equal(other.v, CERT_VERDICT_NOT_PINNED);
-    other.user = "alic"; /* a prefix of a pinning user pins nothing */
-    assert_int_equal(store_read(s, tx_check, &other), WD_OK);
-    assert_int_equal(other.v, CERT_VERDICT_OK);
+    /* Users sorting before, inside and after alice's pins pin nothing. */
+    const char *nopins[] = {"alic", "alicea", "al", "bob", "a"};
+    for (size_t i = 0; i < sizeof nopins / sizeof nopins[0]; i++) {
+        other.user = nopins[i];
+        assert_int_equal(store_read(s, tx_check, &other), WD_OK);
+        assert_int_equal(other.v, CERT_VERDICT_OK);
+    }
     other.user = NULL;
     assert_int_equal(store_read(s, tx_check, &other), WD_OK);
     assert_int_equal(other.v, CERT_VERDICT_OK);
