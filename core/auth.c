@@ -1171,7 +1171,10 @@ static void seen_done(struct worker_job *w)
 void auth_cert_seen(struct auth *a, const struct tls_info *ti)
 {
     uint8_t fp[CERT_FP_LEN];
+    /* Logins come first: with the worker queue half full (a reconnect storm), the
+     * sighting waits for a later connect of that certificate. */
     if (!a || !a->have_store || !a->ops.cert_seen || !ti || !ti->has_cert ||
+        worker_pending(a->pool) * 2 >= a->b->cfg.max_pending_auth ||
         !certpol_parse_hex(ti->fingerprint, fp) || !certpol_seen_due(&a->seen, fp, now_ms(a)))
         return;
     struct seen_job *j = wd_calloc(1, sizeof *j);
