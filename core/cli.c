@@ -305,7 +305,7 @@ static const struct cli_command commands[] = {
      "NAME [--role ROLE]... [--password-stdin | --generate-password | --no-password] "
      "[--note TEXT]", "add a user"},
     {"user del", 1, 1, 0, true, cli_cmd_user_del, "NAME",
-     "delete a user and its client-id bindings"},
+     "delete a user, its client-id bindings and certificate pins"},
     {"user passwd", 1, 1, PW_OPTS, true, cli_cmd_user_passwd,
      "NAME [--password-stdin | --generate-password | --no-password]", "set a user's password"},
     {"user enable", 1, 1, 0, true, cli_cmd_user_enable, "NAME", "let a user connect again"},
