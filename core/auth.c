@@ -152,6 +152,16 @@ struct auth {
     struct perms *anon;        /* anonymous clients' permissions (holds a reference) */
 };
 
+enum wd_err auth_submit(struct auth *a, struct worker_job *j)
+{
+    return worker_submit(a->pool, j);
+}
+
+const struct backend_ops *auth_backend(const struct auth *a)
+{
+    return a->have_store ? &a->ops : NULL;
+}
+
 struct perms *auth_anonymous_perms(struct auth *a)
 {
     return a->anon;

@@ -118,6 +118,13 @@ bool auth_audit(struct auth *a, const char *action, const char *target, const ch
  */
 void auth_deny_disconnect(struct auth *a, const char *cid);
 
+/* Run j on an auth worker (for the broker thread's other slow work: oauth.c).
+ * WD_EBUSY when max_pending_auth jobs already wait. */
+struct worker_job;
+enum wd_err auth_submit(struct auth *a, struct worker_job *j);
+/* The identity store's operations, NULL without a store. Thread: workers may call them. */
+const struct backend_ops *auth_backend(const struct auth *a);
+
 /* Store generation last seen (0 before the first refresh or without a store). */
 uint64_t auth_generation(const struct auth *a);
 

@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "mem.h"
 #include "msg.h"
@@ -88,7 +89,10 @@ static void on_accept(struct loop_io *io, unsigned events)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (l->tls && !l->tls_stale_failed && tls_ctx_crl_stale(l->tls, (int64_t)broker_wall()))
             tls_reload(l, &l->cfg->tls, "its CRL has expired");
-        conn_accept(l, fd, addr);
+        if (l->cfg->http)
+            http_accept(l, fd, addr);
+        else
+            conn_accept(l, fd, addr);
     }
 }
 
@@ -206,7 +210,8 @@ static enum wd_err open_listener(struct broker *b, struct listener *l, struct co
         l->fd = -1;
         return WD_EIO;
     }
-    log_notice("listening on %s%s%s", l->name, l->tls ? " (TLS)" : "",
+    log_notice("listening on %s%s%s%s", l->name, lc->http ? " (HTTP, OAuth 2.0 tokens)" : "",
+               l->tls ? " (TLS)" : "",
                lc->allow_anonymous ? " (anonymous allowed)" : "");
     return WD_OK;
 }
@@ -393,6 +398,7 @@ void broker_free(struct broker *b)
 {
     if (!b)
         return;
+    http_free_all(b);
     while (b->conns) {
         struct conn *c = b->conns;
         if (c->s)

@@ -62,6 +62,7 @@ struct config_listener {
     bool allow_zero_length_clientid; /* give empty client ids one of ours (default true) */
     enum config_anon_default anonymous_default; /* anonymous clients when no rule matches */
     int line;                        /* line of its `listener` key (0 = built in) */
+    bool http;                       /* an `http_listener`: the OAuth 2.0 token endpoint */
     struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */
 };
 
@@ -100,6 +101,7 @@ struct config {
     uint32_t auth_ban_duration;      /* seconds a brute-force ban lasts, default 600 */
     uint32_t max_connections_per_address; /* open at once from one address; 0 = no limit */
     uint32_t connect_rate_per_address;    /* new connections a second from one address; 0 = no limit */
+    uint32_t oauth_token_ttl;        /* seconds a token from the OAuth endpoint lives, default 3600 */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */
