@@ -144,6 +144,16 @@ enum wd_err tokauth_issue(const struct token_signing *k, enum token_alg alg, con
 
 /* ---- verifying ---- */
 
+bool tokauth_jwks_valid(const uint8_t *text, size_t len)
+{
+    struct token_keyset ks;
+    token_keyset_init(&ks);
+    char why[160];
+    bool ok = token_jwks_load(&ks, (const char *)text, len, NULL, why, sizeof why) == WD_OK;
+    token_keyset_fini(&ks);
+    return ok;
+}
+
 /* The keys of the token's issuer, and the audience it requires (owned or NULL). */
 static enum wd_err issuer_keys(const struct backend_ops *ops, const char *iss,
                                struct token_keyset *ks, char **audience, char *why, size_t n)

@@ -40,6 +40,7 @@ struct tokauth {
     struct rule *grants;       /* owned: the scope's mqtt: entries as allow rules */
     size_t ngrants;
     bool has_scope;            /* a scope claim was present (none: the user's rules alone) */
+    bool reauth;               /* connected with method "jwt": AUTH may replace the token */
     struct loop_timer expiry;  /* broker thread: fires at exp */
     void *owner;               /* the connection the timer belongs to */
 };
@@ -66,6 +67,9 @@ bool tokauth_looks_like_token(const void *pw, size_t len);
 enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, const void *token,
                           size_t len, const char *cid, const char *user, struct tokauth **tok,
                           struct perms **perms, char *why, size_t whylen);
+
+/* Is text[0..len) a JWKS with at least one usable key? (For reloads.) Thread: any. */
+bool tokauth_jwks_valid(const uint8_t *text, size_t len);
 
 /* The session's permissions for tok given its subject's as loaded now (NULL: no user). */
 struct perms *tokauth_perms(const struct tokauth *tok, const struct perms *user_perms);
