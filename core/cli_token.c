@@ -545,10 +545,11 @@ static enum wd_err body_issuer_reload(struct store_txn *t, struct cli *c)
     c->count = ks.n;
     token_keyset_fini(&ks);
     if (e != WD_OK) {
+        store_txn_fail(t, WD_EINVAL, "%.200s: unusable keys: %.200s (the stored keys stay)",
+                       old.path, why[0] ? why : wd_strerror(e));
         wd_free(mat);
         backend_issuer_fini(&old);
-        return store_txn_fail(t, WD_EINVAL, "%.200s: unusable keys: %.200s (the stored keys "
-                                            "stay)", old.path, why[0] ? why : wd_strerror(e));
+        return WD_EINVAL;
     }
     wd_free(old.mat);
     old.mat = mat;

@@ -474,7 +474,7 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         ar = auth_precheck(b->auth, c->lst, c->ip, pc->client_id, idlen,
                            cert_user ? cert_user : pc->username,
                            cert_user ? strlen(cert_user) : cn->username.len);
-        if (ar == AR_NONE && !cert_user && !cn->has_username && !cn->has_password &&
+        if (ar == AR_NONE && !cert_user && !cn->has_username && !cn->has_password && !token &&
             !c->lst->cfg->allow_anonymous) {
             ar = AR_NOT_AUTHORIZED;
             why = "anonymous not allowed";
