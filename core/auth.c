@@ -458,6 +458,13 @@ static void refresh_offline(struct auth *a, const struct refresh_job *j)
                     session_set_perms(s, a->anon, s->default_allow);
             } else if (i < j->nusers && j->gone[i] == GONE_DISABLED) {
                 session_set_perms(s, NULL, false);
+            } else if (i < j->nusers && j->perms[i] && s->perms && s->perms->scoped) {
+                /* Held by a token with a scope: the scope still narrows the rules of now. */
+                struct perms *p = perms_scoped(s->perms->scope_only ? NULL : j->perms[i],
+                                               s->perms->scope.rules, s->perms->scope.n);
+                if (p)
+                    session_set_perms(s, p, false);
+                perms_unref(p);
             } else if (i < j->nusers && j->perms[i]) {
                 session_set_perms(s, j->perms[i], s->default_allow);
             } else {

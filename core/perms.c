@@ -176,16 +176,9 @@ bool perms_allow(const struct perms *p, bool default_allow, const struct acl_sub
 {
     if (granted)
         *granted = qos;
-    if (p && p->scoped) {
-        /* A token session: the scope must grant it, and the subject's rules allow it. */
-        if (acl_eval(&p->scope, 1, who, action, topic, tlen, qos, retain, granted, NULL) !=
-            ACL_ALLOW)
-            return false;
-        if (p->scope_only)
-            return true;
-        return acl_eval(p->lists, p->n, who, action, topic, tlen, qos, retain, granted, NULL) ==
-               ACL_ALLOW;
-    }
+    if (p && p->scoped) /* a token session: its scope narrows the subject's rules */
+        return acl_eval_scoped(&p->scope, p->scope_only, p->lists, p->n, who, action, topic,
+                               tlen, qos, retain, granted) == ACL_ALLOW;
     enum acl_result r = p ? acl_eval(p->lists, p->n, who, action, topic, tlen, qos, retain,
                                      granted, NULL)
                           : ACL_NO_MATCH;
