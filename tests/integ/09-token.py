@@ -442,8 +442,9 @@ def listener_modes():
         assert rc_of(b, "pw", 5, "ivy", "ivy's long password") == 0
         assert rc_of(b, "tk", 5, "ivy", issue(b, "--user", "ivy")) == 0x86  # false: a password
         assert rc_of(b, "tk2", 5, None, issue(b, "--user", "ivy")) == 0x86
-    r = lib.run_warden(["check", "-c", "/dev/stdin"], input="auth_tokens maybe\n")
-    assert r.returncode != 0
+    r = lib.run_warden(["check", "-c", "/dev/stdin"],
+                       input="listener 1883 127.0.0.1\nauth_tokens maybe\n")
+    assert r.returncode != 0 and "auth_tokens" in r.stderr, r.stderr
 
 
 @lib.case
