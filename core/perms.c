@@ -347,7 +347,12 @@ static void audit_denial(struct session *s, unsigned action, const char *topic, 
     snprintf(target, sizeof target, "client %.100s user %.100s %s %s", s->client_id,
              s->username ? s->username : "(anonymous)", perms_action_name(action),
              log_clean(shown, sizeof shown, topic, tlen));
-    if (r == ACL_NO_MATCH) {
+    uint8_t g;
+    if (s->perms && s->perms->scoped &&
+        acl_eval(&s->perms->scope, 1, &who, action, topic, tlen, qos, retain, &g, NULL) !=
+            ACL_ALLOW) {
+        snprintf(result, sizeof result, "denied: outside the access token's scope");
+    } else if (r == ACL_NO_MATCH) {
         snprintf(result, sizeof result, "denied: no rule");
     } else {
         const struct rule *rule = &s->perms->lists[why.list].rules[why.rule];

@@ -300,6 +300,8 @@ def scope_narrows_and_never_widens():
         c1.pub("c/a/1", b"inside", qos=1)
         assert watcher.expect().payload == b"inside"
         watcher.expect_none(0.5)
+        lib.wait_until(lambda: "denied: outside the access token's scope" in
+                       cli(b, "audit", "--limit", "50").stdout, 5, msg="no scope denial audited")
         # Wider scope than the rules: the rules still decide.
         t2 = issue(b, "--user", "carol", "--scope", "mqtt:rw:#")
         c2 = lib.client(b, "carol-2", username="", password=t2)
