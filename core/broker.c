@@ -278,6 +278,7 @@ static void on_signal(struct loop_io *io, unsigned events)
     struct signalfd_siginfo si;
     while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
+            auth_tokens_reload(b->auth);
             if (!b->cfg.path) {
                 log_notice("SIGHUP: no configuration file to re-read");
                 continue;

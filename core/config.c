@@ -67,6 +67,8 @@ _Static_assert(sizeof(enum config_cert_identity) == sizeof(int), "T_ENUM stores 
 _Static_assert(sizeof(enum config_crl_policy) == sizeof(int), "T_ENUM stores an int");
 _Static_assert(sizeof(enum config_anon_default) == sizeof(int), "T_ENUM stores an int");
 static const char *const anon_default_names[] = {"deny", "allow", NULL};
+_Static_assert(sizeof(enum config_auth_tokens) == sizeof(int), "T_ENUM stores an int");
+static const char *const auth_tokens_names[] = {"false", "true", "only", NULL};
 
 #define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
 #define G(f, t, lo, hi) \
@@ -122,6 +124,7 @@ static const struct key keys[] = {
     G(max_connections_per_address, T_UINT, 0, UINT32_MAX),
     G(connect_rate_per_address, T_UINT, 0, UINT32_MAX),
     G(oauth_token_ttl, T_UINT, 60, 604800),          /* a minute .. a week */
+    G(token_leeway, T_UINT, 0, 3600),
     L(allow_anonymous, T_BOOL, 0, 0),
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
@@ -130,6 +133,8 @@ static const struct key keys[] = {
     {"anonymous_default", SCOPE_LISTENER, T_ENUM, 0, 0,
      offsetof(struct config_listener, anonymous_default),
      FIELD_SIZE(struct config_listener, anonymous_default), anon_default_names, -1},
+    {"auth_tokens", SCOPE_LISTENER, T_ENUM, 0, 0, offsetof(struct config_listener, auth_tokens),
+     FIELD_SIZE(struct config_listener, auth_tokens), auth_tokens_names, -1},
     LT("certfile", certfile, T_PATH, 0, 0, NULL),
     LT("keyfile", keyfile, T_PATH, 0, 0, NULL),
     LT("cafile", cafile, T_PATH, 0, 0, NULL),
@@ -200,6 +205,7 @@ void config_defaults(struct config *cfg)
     cfg->auth_fail_ban_after = 10;
     cfg->auth_fail_window = 300;
     cfg->auth_ban_duration = 600;
+    cfg->token_leeway = 30;
 }
 
 void config_set_store_dir(struct config *cfg, char *dir)

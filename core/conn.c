@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "tokauth.h"
 #include "broker.h"
 #include "codec.h"
 #include "log.h"
@@ -178,6 +179,9 @@ void conn_free(struct conn *c)
     if (c->counted)
         auth_release(b->auth, c->ip);
     handle_connect_pending_free(c->pending);
+    if (c->token)
+        loop_timer_cancel(b->loop, &c->token->expiry);
+    tokauth_free(c->token);
     wd_free(c->username);
     loop_del(b->loop, &c->io);
     tls_conn_free(c->tls);

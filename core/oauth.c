@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "perms.h"
+#include "tokauth.h"
 #include "token.h"
 #include "worker.h"
 
@@ -260,75 +261,45 @@ bool oauth_scope_allowed(const struct perms *p, const char *user, const char *sc
 
 /* ---- the worker job: key from the store, then a signature or the key set ---- */
 
-#define ISSUER_NAME "warden"
-
-static char *jwks_json(const struct token_signing *k)
+static char *dup_json(json_t *o)
 {
-    char x[TOKEN_B64_LEN(TOKEN_SIGNING_PK) + 1];
-    token_b64url_encode(k->ed_sk + TOKEN_SIGNING_SK - TOKEN_SIGNING_PK, TOKEN_SIGNING_PK, x);
-    json_t *o = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty", "OKP", "crv",
-                          "Ed25519", "x", x, "kid", k->kid, "alg", "EdDSA", "use", "sig");
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
     char *out = s ? wd_strdup(s) : NULL;
-    free(s);
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+    json_decref(o);
     return out;
 }
 
 static char *token_json(const struct oreq *q, const struct token_signing *k)
 {
-    int64_t now = (int64_t)broker_wall();
-    uint8_t rnd[16];
-    char jti[TOKEN_B64_LEN(sizeof rnd) + 1];
-    randombytes_buf(rnd, sizeof rnd);
-    token_b64url_encode(rnd, sizeof rnd, jti);
-    json_t *claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "iss", ISSUER_NAME, "sub", q->user,
-                               "iat", (json_int_t)now, "exp", (json_int_t)(now + q->ttl), "jti",
-                               jti);
-    if (claims && q->scope)
-        json_object_set_new(claims, "scope", json_string(q->scope));
     char *tok = NULL;
-    size_t toklen;
-    char *out = NULL;
-    if (claims && token_sign_eddsa(claims, k->kid, k->ed_sk, &tok, &toklen) == WD_OK) {
-        json_t *a = json_pack("{s:s, s:s, s:I}", "access_token", tok, "token_type", "Bearer",
-                              "expires_in", (json_int_t)q->ttl);
-        if (a && q->scope)
-            json_object_set_new(a, "scope", json_string(q->scope));
-        char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-        out = s ? wd_strdup(s) : NULL;
-        if (s) {
-            sodium_memzero(s, strlen(s));
-            free(s);
-        }
-        json_decref(a);
-        sodium_memzero(tok, toklen);
-        wd_free(tok);
-    }
-    json_decref(claims);
-    return out;
+    char jti[33];
+    if (tokauth_issue(k, TOKEN_EDDSA, q->user, NULL, q->scope, q->ttl, (int64_t)broker_wall(),
+                      &tok, jti) != WD_OK)
+        return NULL;
+    json_t *a = json_pack("{s:s, s:s, s:I}", "access_token", tok, "token_type", "Bearer",
+                          "expires_in", (json_int_t)q->ttl);
+    if (a && q->scope)
+        json_object_set_new(a, "scope", json_string(q->scope));
+    sodium_memzero(tok, strlen(tok));
+    wd_free(tok);
+    return dup_json(a);
 }
 
 static void job_run(struct worker_job *w)
 {
     struct oreq *q = container_of(w, struct oreq, w);
-    struct token_signing fresh, k;
-    uint8_t pk[TOKEN_ED25519_PK];
-    memset(&fresh, 0, sizeof fresh);
-    token_ed25519_keypair(pk, fresh.ed_sk);
-    randombytes_buf(fresh.hs, sizeof fresh.hs);
-    uint8_t kid[9];
-    randombytes_buf(kid, sizeof kid);
-    token_b64url_encode(kid, sizeof kid, fresh.kid);
-    fresh.created = (int64_t)broker_wall();
-    enum wd_err e = q->ops->token_signing(q->ops->ctx, &fresh, &k);
-    sodium_memzero(&fresh, sizeof fresh);
+    struct token_signing k;
     q->status = 500;
+    enum wd_err e = tokauth_signing_keys(q->ops, &k);
     if (e != WD_OK) {
         log_error("oauth: cannot read the signing keys: %s", wd_strerror(e));
         return;
     }
-    q->answer = q->jwks ? jwks_json(&k) : token_json(q, &k);
+    q->answer = q->jwks ? dup_json(tokauth_public_jwks(&k)) : token_json(q, &k);
     sodium_memzero(&k, sizeof k);
     if (q->answer)
         q->status = 200;

@@ -8,7 +8,7 @@ import json
 import os
 import socket
 import subprocess
-import time
+import urllib.parse
 
 import lib
 import tlsutil
@@ -23,10 +23,10 @@ def oauth_broker(extra="", tls=False, http_extra=""):
     keys = ""
     if tls:
         keys = "certfile %s\nkeyfile %s\n" % (tlsutil.p("server.pem"), tlsutil.p("server.key"))
-    conf = ("listener {port} 127.0.0.1\nallow_anonymous false\n"
+    conf = ("listener {port} 127.0.0.1\nallow_anonymous false\nauth_tokens true\n"
             "http_listener %d 127.0.0.1\n%s%s"
             "store_dir {store_dir}\n%s" % (hp, keys, http_extra, extra))
-    b = lib.Broker(conf=conf, anonymous=False)
+    b = lib.Broker(conf=conf, anonymous=False, open_rules=False)
     b.http_port = hp
     b.scheme = "https" if tls else "http"
     b.wait_log(r"listening on 127\.0\.0\.1:%d \(HTTP" % hp)
@@ -64,7 +64,7 @@ def curl(b, path, data=None, user=None, extra=(), method=None):
 
 
 def grant(scope=None):
-    return "grant_type=client_credentials" + ("&scope=" + scope.replace(" ", "+")
+    return "grant_type=client_credentials" + ("&scope=" + urllib.parse.quote_plus(scope)
                                               if scope else "")
 
 
@@ -75,7 +75,8 @@ def b64url_json(part):
 @lib.case
 def token_issued_and_shaped():
     with oauth_broker() as b:
-        add_user(b, "alice", "allow publish sensors/alice/#", "allow subscribe cmd/alice/#")
+        add_user(b, "alice", "allow publish sensors/alice/#",
+                 "allow subscribe,receive sensors/alice/#")
         st, head, body = curl(b, "/oauth2/token", grant("mqtt:pub:sensors/alice/temp"),
                               user="alice:" + PW)
         assert st == 200, (st, body)
@@ -97,6 +98,20 @@ def token_issued_and_shaped():
         st, _, body = curl(b, "/oauth2/token", grant(), user="alice:" + PW)
         assert st == 200 and "scope" not in body, body
         assert "scope" not in b64url_json(body["access_token"].split(".")[1])
+        # The tokens connect: the scoped one may publish its topic and nothing else.
+        scoped = curl(b, "/oauth2/token", grant("mqtt:pub:sensors/alice/temp"),
+                      user="alice:" + PW)[2]["access_token"]
+        mon = lib.client(b, "mon", username="alice", password=body["access_token"])
+        mon.sub("sensors/alice/#")
+        dev = lib.client(b, "dev", username="alice", password=scoped)
+        dev.pub("sensors/alice/temp", b"21.5", qos=1)
+        assert mon.expect().payload == b"21.5"
+        rc = dev.pub("sensors/alice/hum", b"40", qos=1)
+        assert rc == 0x87, "a publish outside the token's scope got 0x%02x" % rc
+        mon.expect_none()
+        r = lib.mosq_pub(b, "-u", "alice", "-P", scoped, "-t", "sensors/alice/temp", "-m", "22")
+        assert r.returncode == 0, r.stderr
+        assert mon.expect().payload == b"22"
         audit = cli(b, "audit", "--json").stdout
         assert "oauth.token" in audit, audit
         assert PW not in b.log() and body["access_token"] not in b.log()
@@ -119,7 +134,7 @@ def client_authentication_refused():
 @lib.case
 def scope_within_rules_only():
     with oauth_broker() as b:
-        add_user(b, "alice", "allow publish sensors/alice/#", "deny publish sensors/alice/secret",
+        add_user(b, "alice", "deny publish sensors/alice/secret", "allow publish sensors/alice/#",
                  "allow subscribe,receive cmd/%u/#")
         ok = ["mqtt:pub:sensors/alice/temp", "mqtt:sub:cmd/alice/#",
               "mqtt:sub:cmd/%u/+ mqtt:pub:sensors/alice/x"]

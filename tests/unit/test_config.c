@@ -220,6 +220,32 @@ static void test_auth_keys(void **state)
     config_fini(&c);
 }
 
+/* Access tokens (issue 9): auth_tokens per listener, token_leeway. */
+static void test_token_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(c.token_leeway, 30);
+    config_fini(&c);
+    assert_int_equal(parse(&c, "token_leeway 0\nlistener 1883 127.0.0.1\nauth_tokens only\n"
+                               "listener 1884 127.0.0.1\nauth_tokens true\n"
+                               "listener 1885 127.0.0.1\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.token_leeway, 0);
+    assert_int_equal(c.listeners[0].auth_tokens, AUTH_TOKENS_ONLY);
+    assert_int_equal(c.listeners[1].auth_tokens, AUTH_TOKENS_TRUE);
+    assert_int_equal(c.listeners[2].auth_tokens, AUTH_TOKENS_FALSE);
+    config_fini(&c);
+    assert_int_equal(parse(&c, "token_leeway 3601\nlistener 1883\nauth_tokens sometimes\n"),
+                     WD_ECONFIG);
+    assert_int_equal(errs.n, 2);
+    assert_non_null(strstr(errs.e[0].msg, "token_leeway"));
+    assert_non_null(strstr(errs.e[1].msg, "auth_tokens"));
+    config_fini(&c);
+}
+
 static void test_store_keys(void **state)
 {
     (void)state;
@@ -843,6 +869,7 @@ int main(void)
         T(test_every_key),
         T(test_store_keys),
         T(test_auth_keys),
+        T(test_token_keys),
     T(test_enum_values),
         T(test_listener_sections),
         T(test_default_listener),
