@@ -43,6 +43,18 @@ uint64_t broker_wall(void)
     return (uint64_t)time(NULL);
 }
 
+size_t broker_addr_ip(const char *addr, const char **ip)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+    *ip = addr;
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        ++*ip;
+        n -= 2;
+    }
+    return n;
+}
+
 static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";

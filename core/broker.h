@@ -113,4 +113,8 @@ void broker_reload(struct broker *b, struct config *fresh);
 /* Wall clock seconds. */
 uint64_t broker_wall(void);
 
+/* The address part of "1.2.3.4:5" or "[::1]:5" (for bans and per-address
+ * counters): *ip points into addr; returns its length. */
+size_t broker_addr_ip(const char *addr, const char **ip);
+
 #endif

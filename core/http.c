@@ -432,14 +432,8 @@ void http_accept(struct listener *l, int fd, const char *addr)
     c->l = l;
     c->io.fd = fd;
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    /* "1.2.3.4:5" or "[::1]:5" -> the address alone */
-    const char *colon = strrchr(addr, ':');
-    size_t iplen = colon ? (size_t)(colon - addr) : strlen(addr);
-    const char *ip = addr;
-    if (iplen >= 2 && addr[0] == '[' && addr[iplen - 1] == ']') {
-        ip++;
-        iplen -= 2;
-    }
+    const char *ip;
+    size_t iplen = broker_addr_ip(addr, &ip);
     snprintf(c->ip, sizeof c->ip, "%.*s", (int)iplen, ip);
     if (!settings.on_message_complete) {
         settings.on_url = on_url;
