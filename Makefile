@@ -8,7 +8,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE = -std=c11 -D_GNU_SOURCE $(WARN) -Icore -MMD -MP
 REL_FLAGS = -O2 -g
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson -llmdb -lncursesw
+LIBS = -lpthread -lm -lsodium -lwolfssl -ljansson -llmdb -lncursesw -lhttp_parser
 TEST_LIBS = -lcmocka
 
 CORE_SRC := $(sort $(wildcard core/*.c))

@@ -11,7 +11,7 @@ PKGS=(gcc clang make pkg-config libc6-dev
       libwolfssl-dev liblmdb-dev lmdb-utils libsodium-dev libncurses-dev libjansson-dev
       libcmocka-dev libclang-rt-14-dev valgrind
       mosquitto mosquitto-clients libmosquitto-dev python3 python3-paho-mqtt
-      tmux openssl procps)
+      tmux openssl procps curl libhttp-parser-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

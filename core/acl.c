@@ -271,3 +271,19 @@ void acl_cache_put(struct acl_cache *c, unsigned action, const char *topic, size
     s->key = key;
     s->allow = allow;
 }
+
+enum acl_result acl_eval_scoped(const struct acl_list *scope, bool scope_only,
+                                const struct acl_list *lists, size_t nlists,
+                                const struct acl_subject *who, unsigned action, const char *topic,
+                                size_t tlen, uint8_t qos, bool retain, uint8_t *granted)
+{
+    uint8_t g1 = qos, g2 = qos;
+    if (acl_eval(scope, 1, who, action, topic, tlen, qos, retain, &g1, NULL) != ACL_ALLOW)
+        return ACL_DENY;
+    if (!scope_only &&
+        acl_eval(lists, nlists, who, action, topic, tlen, qos, retain, &g2, NULL) != ACL_ALLOW)
+        return ACL_DENY;
+    if (granted)
+        *granted = g1 < g2 ? g1 : g2;
+    return ACL_ALLOW;
+}

@@ -66,6 +66,18 @@ enum acl_result acl_eval(const struct acl_list *lists, size_t nlists,
                          size_t tlen, uint8_t qos, bool retain, uint8_t *granted,
                          struct acl_why *why);
 
+/*
+ * Decide one request of an access-token session: the token's scope (one list
+ * of allow rules) must allow it AND, unless scope_only (the subject is no
+ * user), the subject's rule lists must allow it too, so a scope narrows what
+ * the rules grant and never widens it. Nothing matching is ACL_DENY here (a
+ * token session has no default). granted: the lower of the two grants.
+ */
+enum acl_result acl_eval_scoped(const struct acl_list *scope, bool scope_only,
+                                const struct acl_list *lists, size_t nlists,
+                                const struct acl_subject *who, unsigned action, const char *topic,
+                                size_t tlen, uint8_t qos, bool retain, uint8_t *granted);
+
 /* Does filter r cover every topic that filter f can match ('$' rule included)? */
 bool acl_covers(const char *r, size_t rlen, const char *f, size_t flen);
 

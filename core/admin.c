@@ -23,6 +23,7 @@
 #include "perms.h"
 #include "retain.h"
 #include "session.h"
+#include "tokauth.h"
 #include "tls.h"
 #include "topic.h"
 #include "tree.h"
@@ -208,6 +209,13 @@ static enum wd_err copy_session(const struct session *s, struct admin_session *o
     o->expiry = s->expiry;
     if (c)
         snprintf(o->auth_method, sizeof o->auth_method, "%s", auth_method_name(c->auth_method));
+    if (c && c->token) {
+        if (!(o->token_sub = wd_strdup(c->token->sub)) ||
+            !(o->token_iss = wd_strdup(c->token->iss)) ||
+            (c->token->scope && !(o->token_scope = wd_strdup(c->token->scope))))
+            return WD_ENOMEM;
+        o->token_exp = c->token->exp;
+    }
     o->since = s->disconnected_at;
     if (c) {
         snprintf(o->addr, sizeof o->addr, "%s", c->addr);
@@ -332,6 +340,9 @@ void admin_sessions_free(struct admin_sessions *s)
         wd_free(s->v[i].cert_subject);
         wd_free(s->v[i].cert_issuer);
         wd_free(s->v[i].cert_sans);
+        wd_free(s->v[i].token_sub);
+        wd_free(s->v[i].token_iss);
+        wd_free(s->v[i].token_scope);
     }
     wd_free(s->v);
     s->v = NULL;

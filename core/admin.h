@@ -32,7 +32,12 @@ struct admin_session {
     uint32_t inflight;
     uint32_t queued;
     uint32_t expiry;          /* Session Expiry Interval, UINT32_MAX = never */
-    char auth_method[16];     /* "anonymous", "password", "certificate"; "" when offline */
+    char auth_method[16];     /* "anonymous", "password", "certificate", "token"; "" offline */
+    /* Access token of a "token" session (NULL / 0 otherwise). */
+    char *token_sub;          /* owned */
+    char *token_iss;          /* owned */
+    char *token_scope;        /* owned; NULL: no scope claim (the user's rules) */
+    int64_t token_exp;        /* seconds since the epoch: the session ends then */
     /* TLS, when connected over a TLS listener ("" / NULL / 0 otherwise). */
     char tls_version[16];     /* "TLSv1.3" */
     char tls_cipher[64];

@@ -40,6 +40,8 @@ const struct admin_sock_field admin_sock_session_fields[] = {
     SF(auth_method, ASF_CHARS), SF(tls_version, ASF_CHARS), SF(tls_cipher, ASF_CHARS),
     SF(cert_subject, ASF_STR),  SF(cert_issuer, ASF_STR),   SF(cert_sans, ASF_STR),
     SF(cert_fingerprint, ASF_CHARS), SF(cert_not_after, ASF_I64),
+    SF(token_sub, ASF_STR),     SF(token_iss, ASF_STR),     SF(token_scope, ASF_STR),
+    SF(token_exp, ASF_I64),
 };
 const size_t admin_sock_nsession_fields =
     sizeof admin_sock_session_fields / sizeof admin_sock_session_fields[0];

@@ -25,6 +25,7 @@
 #include "pw.h"
 #include "session.h"
 #include "tls.h"
+#include "tokauth.h"
 #include "worker.h"
 
 #define COUNTERS 4096          /* failure/limit counter slots (power of two) */
@@ -113,6 +114,9 @@ struct refresh_job {
     size_t nusers;
     struct perms *anon;        /* out: anonymous clients' permissions */
     struct certpol *certs;     /* out: revoked certificates and pins */
+    char **jtis;               /* in: token ids of live token sessions */
+    bool *revoked;             /* out: revoked now */
+    size_t njtis;
 };
 
 struct auth_ticket {
@@ -130,6 +134,9 @@ struct auth_ticket {
     bool require_user;         /* cert_requires_user: the identity must be a user */
     bool have_fp;              /* a certificate identity: fp is its certificate */
     uint8_t fp[CERT_FP_LEN];
+    bool token;                /* pw is an access token (tokauth_check) */
+    struct tokauth *tok;       /* out of the worker: the verified token */
+    char why[160];             /* out of the worker: a token's refusal reason */
     size_t plen;
     uint8_t key[32];           /* credential cache key */
     enum auth_refusal result;  /* out of the worker */
@@ -158,6 +165,16 @@ struct auth {
     struct certpol *certs;     /* owned: revoked certificates and pins, as of the last refresh */
     struct certpol_seen seen;  /* certificates whose sighting was written lately */
 };
+
+enum wd_err auth_submit(struct auth *a, struct worker_job *j)
+{
+    return worker_submit(a->pool, j);
+}
+
+const struct backend_ops *auth_backend(const struct auth *a)
+{
+    return a->have_store ? &a->ops : NULL;
+}
 
 struct perms *auth_anonymous_perms(struct auth *a)
 {
@@ -407,6 +424,10 @@ static void refresh_run(struct worker_job *w)
         if (j->gone[i] != GONE_DISABLED && !(j->perms[i] = perms_load(ops, j->users[i], &e)))
             log_warning("store refresh: permissions of %s: %s", j->users[i], wd_strerror(e));
     }
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < j->njtis; i++)
+        if (ops->token_revoked(ops->ctx, j->jtis[i], now, &j->revoked[i]) != WD_OK)
+            j->revoked[i] = false; /* unknown: keep the session; asked again next change */
     enum wd_err e;
     if ((e = certpol_load(ops, &j->certs)) != WD_OK)
         log_warning("store refresh: certificate revocations and pins: %s", wd_strerror(e));
@@ -425,6 +446,10 @@ static void refresh_free(struct refresh_job *j)
             perms_unref(j->perms[i]);
     }
     wd_free(j->users);
+    for (size_t i = 0; i < j->njtis; i++)
+        wd_free(j->jtis[i]);
+    wd_free(j->jtis);
+    wd_free(j->revoked);
     wd_free(j->gone);
     wd_free(j->perms);
     perms_unref(j->anon);
@@ -453,6 +478,13 @@ static void refresh_offline(struct auth *a, const struct refresh_job *j)
                     session_set_perms(s, a->anon, s->default_allow);
             } else if (i < j->nusers && j->gone[i] == GONE_DISABLED) {
                 session_set_perms(s, NULL, false);
+            } else if (i < j->nusers && j->perms[i] && s->perms && s->perms->scoped) {
+                /* Held by a token with a scope: the scope still narrows the rules of now. */
+                struct perms *p = perms_scoped(s->perms->scope_only ? NULL : j->perms[i],
+                                               s->perms->scope.rules, s->perms->scope.n);
+                if (p)
+                    session_set_perms(s, p, false);
+                perms_unref(p);
             } else if (i < j->nusers && j->perms[i]) {
                 session_set_perms(s, j->perms[i], s->default_allow);
             } else {
@@ -549,18 +581,32 @@ static void refresh_done(struct worker_job *w)
         while (c->username && i < j->nusers && strcmp(j->users[i], c->username) != 0)
             i++;
         bool known = c->username && i < j->nusers;
-        /* A certificate identity need not be a user; a password user must stay one. */
+        /* A certificate identity need not be a user; a password user must stay one, and
+         * so must a token's subject that was a user when it connected. */
         bool gone = known && (j->gone[i] == GONE_DISABLED ||
-                              (j->gone[i] == GONE_MISSING && c->auth_method == AUTH_PASSWORD));
-        if (!gone && cert_refused(a, c))
+                              (j->gone[i] == GONE_MISSING &&
+                               (c->auth_method == AUTH_PASSWORD ||
+                                (c->token && c->token->known_user))));
+        bool revoked = false;
+        for (size_t k = 0; c->token && c->token->jti && k < j->njtis; k++)
+            if (strcmp(j->jtis[k], c->token->jti) == 0)
+                revoked = j->revoked[k];
+        if (!gone && !revoked && cert_refused(a, c))
             continue;
-        if (gone || auth_identity_banned(a, c->username, c->s->client_id, c->ip)) {
+        if (gone || revoked || auth_identity_banned(a, c->username, c->s->client_id, c->ip)) {
             log_notice("disconnecting client=%s addr=%s: %s", c->s->client_id, c->addr,
-                       gone ? "identity removed or disabled" : "banned");
+                       gone ? "identity removed or disabled" : revoked ? "token revoked"
+                                                                       : "banned");
             conn_close(c, MQTT_RC_ADMIN_ACTION, true, false);
             continue;
         }
-        if (known && j->perms[i])
+        if (c->token && known) {
+            /* The token's scope narrows the subject's rules as they are now. */
+            struct perms *p = tokauth_perms(c->token, j->perms[i]);
+            if (p)
+                session_set_perms(c->s, p, false);
+            perms_unref(p);
+        } else if (known && j->perms[i])
             session_set_perms(c->s, j->perms[i], c->s->default_allow);
         else if (c->auth_method == AUTH_ANONYMOUS && a->anon)
             session_set_perms(c->s, a->anon, c->s->default_allow);
@@ -589,10 +635,19 @@ static void poll_fired(struct loop_timer *t)
     for (size_t k = 0; k < a->b->sess_nbuckets; k++)
         for (struct session *s = a->b->sess_buckets[k]; s; s = s->hnext)
             n += !s->conn && s->username;
+    size_t nj = 0;
+    for (struct conn *c = a->b->conns; c; c = c->next)
+        nj += c->state == CONN_ACTIVE && c->token && c->token->jti;
+    j->jtis = wd_calloc(nj ? nj : 1, sizeof *j->jtis);
+    j->revoked = wd_calloc(nj ? nj : 1, sizeof *j->revoked);
+    for (struct conn *c = a->b->conns; c && j->jtis && j->revoked && j->njtis < nj; c = c->next)
+        if (c->state == CONN_ACTIVE && c->token && c->token->jti &&
+            (j->jtis[j->njtis] = wd_strdup(c->token->jti)))
+            j->njtis++;
     j->users = wd_calloc(n ? n : 1, sizeof *j->users);
     j->gone = wd_calloc(n ? n : 1, sizeof *j->gone);
     j->perms = wd_calloc(n ? n : 1, sizeof *j->perms);
-    if (!j->users || !j->gone || !j->perms) {
+    if (!j->users || !j->gone || !j->perms || !j->jtis || !j->revoked) {
         refresh_free(j);
         return;
     }
@@ -627,6 +682,7 @@ static void ticket_unlink(struct auth_ticket *t)
 static void ticket_free(struct auth_ticket *t)
 {
     perms_unref(t->perms);
+    tokauth_free(t->tok);
     if (t->pw) {
         explicit_bzero(t->pw, t->plen);
         wd_free(t->pw);
@@ -671,9 +727,31 @@ static void identity_run(struct auth_ticket *t)
     backend_user_free(u);
 }
 
+/* An access token: verified against the store; the reason is audited, never the token. */
+static void token_run(struct auth_ticket *t)
+{
+    const struct backend_ops *ops = &t->a->ops;
+    enum wd_err e = tokauth_check(ops, t->a->b->cfg.token_leeway, t->pw, t->plen, t->cid,
+                                  t->user, &t->tok, &t->perms, t->why, sizeof t->why);
+    explicit_bzero(t->pw, t->plen);
+    t->result = e == WD_OK           ? AR_NONE
+                : e == WD_EBADAUTH   ? AR_BAD_CREDENTIALS
+                : e == WD_EDENIED    ? AR_NOT_AUTHORIZED
+                                     : AR_BUSY;
+    char target[300];
+    snprintf(target, sizeof target, "%.100s from %s client %s",
+             t->tok ? t->tok->sub : t->user[0] ? t->user : "(token)", t->ip, t->cid);
+    ops->audit(ops->ctx, "broker", e == WD_OK ? "token login" : "token login failed", target,
+               e == WD_OK ? "ok" : t->why);
+}
+
 static void ticket_run(struct worker_job *w)
 {
     struct auth_ticket *t = container_of(w, struct auth_ticket, w);
+    if (t->token) {
+        token_run(t);
+        return;
+    }
     if (!t->pw) {
         identity_run(t);
         return;
@@ -724,7 +802,9 @@ static void ticket_done(struct worker_job *w)
     struct auth *a = t->a;
     ticket_unlink(t);
     if (!t->cancelled && !a->b->stopping) {
-        if (t->result == AR_NONE && t->pw) {
+        if (t->result == AR_NONE && t->token) {
+            /* no credential cache for tokens: each one is verified (revocation, exp) */
+        } else if (t->result == AR_NONE && t->pw) {
             cred_put(a, t->key, t->perms);
             counter_get(a, "u:", t->user, strlen(t->user))->count = 0;
         } else if (t->result == AR_BAD_CREDENTIALS) {
@@ -768,6 +848,12 @@ static void delay_fired(struct loop_timer *timer)
     t->submitted = true;
 }
 
+static enum auth_refusal submit_secret(struct auth *a, const char *ip, const char *cid,
+                                       const char *user, size_t ulen, const void *pw,
+                                       size_t plen, const uint8_t key[32], bool token,
+                                       auth_done_fn done, void *ctx,
+                                       struct auth_ticket **ticket);
+
 enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
                                 const char *user, size_t ulen, const void *pw, size_t plen,
                                 auth_done_fn done, void *ctx, struct auth_ticket **ticket,
@@ -784,10 +870,42 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
         *perms = perms_ref(cr->perms);
         return AR_NONE;
     }
+    return submit_secret(a, ip, cid, user, ulen, pw, plen, key, false, done, ctx, ticket);
+}
+
+enum auth_refusal auth_token(struct auth *a, const char *ip, const char *cid, const char *user,
+                             size_t ulen, const void *token, size_t len, auth_done_fn done,
+                             void *ctx, struct auth_ticket **ticket)
+{
+    *ticket = NULL;
+    if (!a->have_store)
+        return AR_BAD_CREDENTIALS;
+    static const uint8_t nokey[32];
+    return submit_secret(a, ip, cid, user, ulen, token, len, nokey, true, done, ctx, ticket);
+}
+
+struct tokauth *auth_ticket_token(struct auth_ticket *t, const char **why)
+{
+    struct tokauth *tok = t->tok;
+    t->tok = NULL;
+    if (why)
+        *why = t->why[0] ? t->why : NULL;
+    return tok;
+}
+
+/* A password or token check on a worker, after the brute-force back-off. */
+static enum auth_refusal submit_secret(struct auth *a, const char *ip, const char *cid,
+                                       const char *user, size_t ulen, const void *pw,
+                                       size_t plen, const uint8_t key[32], bool token,
+                                       auth_done_fn done, void *ctx,
+                                       struct auth_ticket **ticket)
+{
     /* Brute-force counters come before any hashing. */
     const struct config *cfg = &a->b->cfg;
     struct counter *ca = counter_get(a, "a:", ip, strlen(ip));
-    struct counter *cu = counter_get(a, "u:", user, ulen);
+    /* No user name (a token without one): the address alone counts, or every such
+     * client would share one counter and one client's failures would delay all. */
+    struct counter *cu = ulen ? counter_get(a, "u:", user, ulen) : ca;
     if (ca->banned_until_ms > now_ms(a) || cu->banned_until_ms > now_ms(a))
         return AR_BANNED; /* written to the store; the ban cache may not have it yet */
     uint32_t n = failures(a, ca);
@@ -810,7 +928,8 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
     t->done = done;
     t->ctx = ctx;
     t->result = AR_BAD_CREDENTIALS; /* if the job never runs */
-    memcpy(t->key, key, sizeof key);
+    t->token = token;
+    memcpy(t->key, key, sizeof t->key);
     snprintf(t->ip, sizeof t->ip, "%s", ip);
     snprintf(t->cid, sizeof t->cid, "%s", cid);
     t->user = wd_strndup(user, ulen);
@@ -985,6 +1104,49 @@ void auth_deny_disconnect(struct auth *a, const char *cid)
     if (++c->count >= DENY_BAN_AFTER) {
         c->count = 0;
         write_ban(a, BAN_CLIENT, cid, "repeated denials");
+    }
+}
+
+/* ---- token issuers' JWKS files (SIGHUP) ---- */
+
+struct reload_job {
+    struct worker_job w;
+    struct auth *a;
+    enum wd_err err;
+    size_t n;
+};
+
+static void reload_run(struct worker_job *w)
+{
+    struct reload_job *j = container_of(w, struct reload_job, w);
+    const struct backend_ops *ops = &j->a->ops;
+    j->err = ops->token_issuers_reload(ops->ctx, tokauth_jwks_valid, &j->n);
+}
+
+static void reload_done(struct worker_job *w)
+{
+    struct reload_job *j = container_of(w, struct reload_job, w);
+    if (j->err)
+        log_error("SIGHUP: token issuers' JWKS files: %s", wd_strerror(j->err));
+    else
+        log_notice("SIGHUP: %zu token issuer%s re-read from changed JWKS files", j->n,
+                   j->n == 1 ? "" : "s");
+    wd_free(j);
+}
+
+void auth_tokens_reload(struct auth *a)
+{
+    if (!a || !a->have_store)
+        return;
+    struct reload_job *j = wd_calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->w.run = reload_run;
+    j->w.done = reload_done;
+    j->a = a;
+    if (worker_submit(a->pool, &j->w) != WD_OK) {
+        log_warning("SIGHUP: auth queue full: token issuers not re-read");
+        wd_free(j);
     }
 }
 

@@ -72,6 +72,20 @@ enum auth_refusal auth_password(struct auth *a, const char *ip, const char *cid,
                                 struct perms **perms);
 
 /*
+ * Step 3 for an access token (tokauth.h): like auth_password (same back-off
+ * and failure counting, no cache), with user the CONNECT user name ("" or
+ * NULL when none). In done(), auth_ticket_token() hands over the verified
+ * token (r == AR_NONE) or says why it was refused.
+ */
+enum auth_refusal auth_token(struct auth *a, const char *ip, const char *cid, const char *user,
+                             size_t ulen, const void *token, size_t len, auth_done_fn done,
+                             void *ctx, struct auth_ticket **ticket);
+struct tokauth;
+/* Only inside done() for t. Returns owned: the verified token (tokauth_free) or NULL;
+ * *why (may be NULL): the refusal reason, or NULL. */
+struct tokauth *auth_ticket_token(struct auth_ticket *t, const char **why);
+
+/*
  * A certificate identity: no password to check, but the store decides its
  * permissions (a user of that name, or `default` only) and a disabled user
  * is refused (AR_NOT_AUTHORIZED), and so is an identity that is no user when
@@ -135,6 +149,15 @@ bool auth_audit(struct auth *a, const char *action, const char *target, const ch
  * on a worker; the ban cache has it after the next refresh).
  */
 void auth_deny_disconnect(struct auth *a, const char *cid);
+
+/* Run j on an auth worker (for the broker thread's other slow work: oauth.c).
+ * WD_EBUSY when max_pending_auth jobs already wait. */
+struct worker_job;
+enum wd_err auth_submit(struct auth *a, struct worker_job *j);
+/* The identity store's operations, NULL without a store. Thread: workers may call them. */
+const struct backend_ops *auth_backend(const struct auth *a);
+/* SIGHUP: re-read the JWKS files of the store's token issuers (on a worker; logged). */
+void auth_tokens_reload(struct auth *a);
 
 /* Store generation last seen (0 before the first refresh or without a store). */
 uint64_t auth_generation(const struct auth *a);

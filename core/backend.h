@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 #include "mem.h"
@@ -130,6 +131,44 @@ struct audit_entry {
     char *result;          /* owned; "ok" or a reason */
 };
 
+/* Access tokens (DB_TOKENS). How a trusted external issuer's keys are given. */
+enum token_issuer_kind {
+    TOKEN_ISSUER_JWKS = 0,    /* mat: the JWKS document (RS256, ES256, EdDSA keys) */
+    TOKEN_ISSUER_HS256 = 1,   /* mat: the shared secret */
+    TOKEN_ISSUER_ED25519 = 2, /* mat: a 32-byte Ed25519 public key */
+};
+
+struct token_issuer {
+    char *name;            /* owned; the admin's name for it */
+    char *iss;             /* owned; the `iss` claim its tokens carry */
+    char *audience;        /* owned, "" = aud not checked */
+    uint8_t kind;          /* enum token_issuer_kind */
+    char *path;            /* owned; the file the keys came from ("" for a secret) */
+    uint8_t *mat;          /* owned; see the kind; wiped when freed */
+    size_t mat_len;
+    int64_t created, updated; /* Unix seconds; updated: last reload */
+};
+
+#define TOKEN_SIGNING_SK 64    /* Ed25519 secret key (seed || public key), as libsodium */
+#define TOKEN_SIGNING_PK 32
+#define TOKEN_SIGNING_HS 32    /* HS256 secret */
+
+/* Warden's own signing keys: created on first use, never leave the store but for signing. */
+struct token_signing {
+    char kid[32];          /* key id in tokens and the exported JWK */
+    uint8_t ed_sk[TOKEN_SIGNING_SK];
+    uint8_t hs[TOKEN_SIGNING_HS];
+    int64_t created;
+};
+
+/* A revoked token id: refused until `until` (0 = for ever), then dropped. */
+struct token_revoked {
+    char *jti;             /* owned */
+    int64_t until;
+    int64_t created;
+    char *actor;           /* owned */
+};
+
 /*
  * The store as the broker sees it. ctx is passed back to every op.
  * Lookups: WD_OK with *out owned by the caller, WD_ENOTFOUND, WD_ENOMEM,
@@ -167,6 +206,18 @@ struct backend_ops {
     /* Append to the audit ring (actor "broker" for the broker's own entries). */
     enum wd_err (*audit)(void *ctx, const char *actor, const char *action, const char *target,
                          const char *result);
+    /* The trusted issuer whose `iss` is iss. Returns owned: backend_issuer_free(). */
+    enum wd_err (*token_issuer_find)(void *ctx, const char *iss, struct token_issuer **out);
+    /* Is jti revoked (now)? WD_OK with *out. */
+    enum wd_err (*token_revoked)(void *ctx, const char *jti, int64_t now, bool *out);
+    /* Warden's signing keys; when the store has none, fresh (made by the caller) is
+     * stored and returned. out: a copy (wipe it after use). */
+    enum wd_err (*token_signing)(void *ctx, const struct token_signing *fresh,
+                                 struct token_signing *out);
+    /* Re-read every JWKS issuer's file into the store (SIGHUP); a file that cannot be
+     * read or that valid() refuses keeps the stored keys. *n: issuers reloaded. */
+    enum wd_err (*token_issuers_reload)(void *ctx, bool (*valid)(const uint8_t *, size_t),
+                                        size_t *n);
 };
 
 /* Free what r owns (not r itself). */
@@ -250,6 +301,31 @@ static inline void backend_certs_free(struct cert_rec *v, size_t n)
     for (size_t i = 0; v && i < n; i++)
         backend_cert_fini(&v[i]);
     wd_free(v);
+}
+
+static inline void backend_issuer_fini(struct token_issuer *i)
+{
+    wd_free(i->name);
+    wd_free(i->iss);
+    wd_free(i->audience);
+    wd_free(i->path);
+    if (i->mat)
+        explicit_bzero(i->mat, i->mat_len);
+    wd_free(i->mat);
+}
+
+static inline void backend_issuer_free(struct token_issuer *i)
+{
+    if (!i)
+        return;
+    backend_issuer_fini(i);
+    wd_free(i);
+}
+
+static inline void backend_revoked_fini(struct token_revoked *r)
+{
+    wd_free(r->jti);
+    wd_free(r->actor);
 }
 
 static inline void backend_audit_fini(struct audit_entry *a)

@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "mem.h"
 #include "msg.h"
@@ -40,6 +41,18 @@
 uint64_t broker_wall(void)
 {
     return (uint64_t)time(NULL);
+}
+
+size_t broker_addr_ip(const char *addr, const char **ip)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+    *ip = addr;
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        ++*ip;
+        n -= 2;
+    }
+    return n;
 }
 
 static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
@@ -88,7 +101,10 @@ static void on_accept(struct loop_io *io, unsigned events)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (l->tls && !l->tls_stale_failed && tls_ctx_crl_stale(l->tls, (int64_t)broker_wall()))
             tls_reload(l, &l->cfg->tls, "its CRL has expired");
-        conn_accept(l, fd, addr);
+        if (l->cfg->http)
+            http_accept(l, fd, addr);
+        else
+            conn_accept(l, fd, addr);
     }
 }
 
@@ -206,7 +222,8 @@ static enum wd_err open_listener(struct broker *b, struct listener *l, struct co
         l->fd = -1;
         return WD_EIO;
     }
-    log_notice("listening on %s%s%s", l->name, l->tls ? " (TLS)" : "",
+    log_notice("listening on %s%s%s%s", l->name, lc->http ? " (HTTP, OAuth 2.0 tokens)" : "",
+               l->tls ? " (TLS)" : "",
                lc->allow_anonymous ? " (anonymous allowed)" : "");
     return WD_OK;
 }
@@ -273,6 +290,7 @@ static void on_signal(struct loop_io *io, unsigned events)
     struct signalfd_siginfo si;
     while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
+            auth_tokens_reload(b->auth);
             if (!b->cfg.path) {
                 log_notice("SIGHUP: no configuration file to re-read");
                 continue;
@@ -393,6 +411,7 @@ void broker_free(struct broker *b)
 {
     if (!b)
         return;
+    http_free_all(b);
     while (b->conns) {
         struct conn *c = b->conns;
         if (c->s)

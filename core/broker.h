@@ -25,6 +25,7 @@ struct admin;
 struct auth;
 struct route_entry;
 struct tls_ctx;
+struct http_conn;
 
 #define WARDEN_VERSION "0.1.0"
 
@@ -70,6 +71,8 @@ struct broker {
     struct conn *conns;              /* list of all connections */
     uint32_t nconns;                 /* connections open (any state) */
     uint32_t nclients;               /* connections past CONNACK */
+    struct http_conn *http_conns;   /* http.c: connections on HTTP listeners */
+    uint32_t nhttp;
     struct conn *flush_list;
     struct conn *reap_list;
     struct stats stats;
@@ -109,5 +112,9 @@ void broker_reload(struct broker *b, struct config *fresh);
 
 /* Wall clock seconds. */
 uint64_t broker_wall(void);
+
+/* The address part of "1.2.3.4:5" or "[::1]:5" (for bans and per-address
+ * counters): *ip points into addr; returns its length. */
+size_t broker_addr_ip(const char *addr, const char **ip);
 
 #endif

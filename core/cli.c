@@ -57,9 +57,15 @@ static const struct {
     [CLI_OPT_ON_DENY] = {"--on-deny", true},     [CLI_OPT_CN] = {"--cn", true},
     [CLI_OPT_RETAIN] = {"--retain", false},      [CLI_OPT_CERT] = {"--cert", true},
     [CLI_OPT_FINGERPRINT] = {"--fingerprint", true}, [CLI_OPT_DAYS] = {"--days", true},
+    [CLI_OPT_SUBJECT] = {"--subject", true},     [CLI_OPT_CLIENT_ID] = {"--client-id", true},
+    [CLI_OPT_SCOPE] = {"--scope", true},         [CLI_OPT_TTL] = {"--ttl", true},
+    [CLI_OPT_ALG] = {"--alg", true},             [CLI_OPT_ISS] = {"--iss", true},
+    [CLI_OPT_JWKS] = {"--jwks", true},           [CLI_OPT_HS256_STDIN] = {"--hs256-secret-stdin", false},
+    [CLI_OPT_ED25519_PUBLIC] = {"--ed25519-public", true},
+    [CLI_OPT_AUDIENCE] = {"--audience", true},
 };
 
-#define O(x) (1u << CLI_OPT_##x)
+#define O(x) (UINT64_C(1) << CLI_OPT_##x)
 
 /* ---------------------------------------------------------------- messages */
 
@@ -374,12 +380,33 @@ static const struct cli_command commands[] = {
     {"import mosquitto", 0, 0, O(PASSWD) | O(ACL) | O(DYNSEC) | O(SKIP_BAD), true, cli_cmd_import,
      "[--passwd FILE] [--acl FILE] [--dynsec FILE] [--skip-bad]",
      "import Mosquitto's password file, acl_file and dynamic-security JSON (all or nothing)"},
+    {"token issue", 0, 0, O(USER) | O(SUBJECT) | O(CLIENT_ID) | O(SCOPE) | O(TTL) | O(ALG), true,
+     cli_cmd_token_issue,
+     "(--user NAME | --subject SUB) [--client-id ID] [--scope \"...\"] [--ttl DURATION] "
+     "[--alg eddsa|hs256]", "print an access token signed with Warden's own key"},
+    {"token revoke", 1, 1, O(UNTIL), true, cli_cmd_token_revoke, "JTI [--until TIME]",
+     "refuse a token id and end the sessions holding it"},
+    {"token list-revoked", 0, 0, 0, false, cli_cmd_token_list_revoked, "",
+     "list revoked token ids still in force"},
+    {"token key export-public", 0, 0, 0, true, cli_cmd_token_key_export, "",
+     "print Warden's public signing key as a JWKS"},
+    {"token issuer add", 1, 1,
+     O(ISS) | O(JWKS) | O(HS256_STDIN) | O(ED25519_PUBLIC) | O(AUDIENCE), true,
+     cli_cmd_token_issuer_add,
+     "NAME --iss ISS (--jwks FILE | --hs256-secret-stdin | --ed25519-public FILE) "
+     "[--audience AUD]", "trust the tokens of an external issuer"},
+    {"token issuer del", 1, 1, 0, true, cli_cmd_token_issuer_del, "NAME", "forget an issuer"},
+    {"token issuer list", 0, 0, 0, false, cli_cmd_token_issuer_list, "", "list trusted issuers"},
+    {"token issuer show", 1, 1, 0, false, cli_cmd_token_issuer_show, "NAME",
+     "show an issuer and its keys"},
+    {"token issuer reload", 1, 1, 0, true, cli_cmd_token_issuer_reload, "NAME",
+     "re-read an issuer's JWKS file"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char *const groups[] = {"user", "role", "acl", "client", "ban", "cert", "audit",
-                                     "store", "import"};
+static const char *const groups[] = {"user", "role", "acl",   "client", "ban",
+                                     "cert", "audit", "store", "import", "token"};
 
 bool cli_is_command(int argc, char **argv)
 {
@@ -473,7 +500,7 @@ static int parse_args(struct cli *c, char **args, int nargs)
             for (int k = 0; k < CLI_OPT_COUNT; k++)
                 if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, a, nlen))
                     o = k;
-            if (o < 0 || !(c->cmd->opts & (1u << o)))
+            if (o < 0 || !(c->cmd->opts & (UINT64_C(1) << o)))
                 return cli_usage_error(c, "unknown option '%.*s'", (int)nlen, a);
             const char *val = "";
             if (opts[o].arg) {

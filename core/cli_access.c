@@ -23,7 +23,7 @@
 /* ---------------------------------------------------------------- parsing times */
 
 /* "30s", "10m", "2h", "7d", "1w" -> seconds. */
-static bool parse_duration(const char *s, int64_t *out)
+bool cli_parse_duration(const char *s, int64_t *out)
 {
     int64_t v = 0;
     size_t i = 0;
@@ -62,7 +62,7 @@ static bool digits(const char *s, int n, int *out)
 }
 
 /* RFC 3339: 2025-01-02T03:04:05[.frac](Z|+hh:mm|-hh:mm) -> Unix seconds. */
-static bool parse_rfc3339(const char *s, int64_t *out)
+bool cli_parse_rfc3339(const char *s, int64_t *out)
 {
     int y, mo, d, h, mi, se;
     if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
@@ -237,15 +237,15 @@ int cli_cmd_ban_add(struct cli *c)
         return cli_usage_error(c, "--for and --until exclude each other");
     int64_t now = (int64_t)time(NULL), d;
     if (c->opt[CLI_OPT_FOR]) {
-        if (!parse_duration(c->opt[CLI_OPT_FOR], &d))
+        if (!cli_parse_duration(c->opt[CLI_OPT_FOR], &d))
             return cli_failed(c, "invalid duration '%.40s' (a number with s, m, h, d or w: "
                               "30s, 10m, 2h, 7d)", c->opt[CLI_OPT_FOR]);
         c->ban.until = now + d;
     } else if (c->opt[CLI_OPT_UNTIL]) {
         const char *u = c->opt[CLI_OPT_UNTIL];
-        if (parse_duration(u, &d)) {
+        if (cli_parse_duration(u, &d)) {
             c->ban.until = now + d;
-        } else if (parse_rfc3339(u, &d)) {
+        } else if (cli_parse_rfc3339(u, &d)) {
             if (d <= now)
                 return cli_failed(c, "--until %.40s is in the past", u);
             c->ban.until = d;

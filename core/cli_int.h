@@ -33,7 +33,11 @@ enum cli_opt {
     CLI_OPT_REGEX, CLI_OPT_CLIENT, CLI_OPT_USER, CLI_OPT_ADDRESS, CLI_OPT_FOR, CLI_OPT_UNTIL,
     CLI_OPT_REASON, CLI_OPT_LIMIT, CLI_OPT_FOLLOW, CLI_OPT_FORCE, CLI_OPT_TARGET_MS,
     CLI_OPT_PASSWD, CLI_OPT_ACL, CLI_OPT_DYNSEC, CLI_OPT_SKIP_BAD, CLI_OPT_ON_DENY, CLI_OPT_CN,
-    CLI_OPT_RETAIN, CLI_OPT_CERT, CLI_OPT_FINGERPRINT, CLI_OPT_DAYS, CLI_OPT_COUNT
+    CLI_OPT_RETAIN, CLI_OPT_CERT, CLI_OPT_FINGERPRINT, CLI_OPT_DAYS,
+    /* warden token ... */
+    CLI_OPT_SUBJECT, CLI_OPT_CLIENT_ID, CLI_OPT_SCOPE, CLI_OPT_TTL, CLI_OPT_ALG, CLI_OPT_ISS,
+    CLI_OPT_JWKS, CLI_OPT_HS256_STDIN, CLI_OPT_ED25519_PUBLIC, CLI_OPT_AUDIENCE,
+    CLI_OPT_COUNT
 };
 
 struct cli;
@@ -43,7 +47,7 @@ typedef int (*cli_cmd_fn)(struct cli *c);
 struct cli_command {
     const char *words;   /* "user rule add" */
     int minpos, maxpos;  /* positional arguments after the words */
-    unsigned opts;       /* 1u << CLI_OPT_* bits allowed */
+    uint64_t opts;       /* 1 << CLI_OPT_* bits allowed (more than 32 options) */
     bool write;          /* creates the store when missing */
     cli_cmd_fn run;
     const char *args;    /* usage text after the words */
@@ -212,6 +216,22 @@ int cli_cmd_cert_revoke(struct cli *c);
 int cli_cmd_cert_unrevoke(struct cli *c);
 int cli_cmd_cert_list_revoked(struct cli *c);
 int cli_cmd_cert_list_seen(struct cli *c);
+/* "30s", "10m", "2h", "7d", "1w" -> seconds (cli_access.c). */
+bool cli_parse_duration(const char *s, int64_t *out);
+/* RFC 3339 -> Unix seconds (cli_access.c). */
+bool cli_parse_rfc3339(const char *s, int64_t *out);
+
+/* ---------------------------------------------------------------- cli_token.c */
+
+int cli_cmd_token_issue(struct cli *c);
+int cli_cmd_token_revoke(struct cli *c);
+int cli_cmd_token_list_revoked(struct cli *c);
+int cli_cmd_token_key_export(struct cli *c);
+int cli_cmd_token_issuer_add(struct cli *c);
+int cli_cmd_token_issuer_del(struct cli *c);
+int cli_cmd_token_issuer_list(struct cli *c);
+int cli_cmd_token_issuer_show(struct cli *c);
+int cli_cmd_token_issuer_reload(struct cli *c);
 
 /* ---------------------------------------------------------------- cli_store.c */
 

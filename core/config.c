@@ -67,6 +67,8 @@ _Static_assert(sizeof(enum config_cert_identity) == sizeof(int), "T_ENUM stores 
 _Static_assert(sizeof(enum config_crl_policy) == sizeof(int), "T_ENUM stores an int");
 _Static_assert(sizeof(enum config_anon_default) == sizeof(int), "T_ENUM stores an int");
 static const char *const anon_default_names[] = {"deny", "allow", NULL};
+_Static_assert(sizeof(enum config_auth_tokens) == sizeof(int), "T_ENUM stores an int");
+static const char *const auth_tokens_names[] = {"false", "true", "only", NULL};
 
 #define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
 #define G(f, t, lo, hi) \
@@ -89,6 +91,7 @@ static const char *const anon_default_names[] = {"deny", "allow", NULL};
 
 static const struct key keys[] = {
     {"listener", SCOPE_GLOBAL, T_LISTENER, 0, 65535, 0, 0, NULL, -1},
+    {"http_listener", SCOPE_GLOBAL, T_LISTENER, 0, 65535, 0, 0, NULL, -1},
     G(store_dir, T_PATH, 0, 0),
     G(admin_socket, T_PATH, 0, 0),
     G(max_connections, T_UINT, 0, UINT32_MAX),
@@ -120,6 +123,8 @@ static const struct key keys[] = {
     G(auth_ban_duration, T_UINT, 1, 31536000),
     G(max_connections_per_address, T_UINT, 0, UINT32_MAX),
     G(connect_rate_per_address, T_UINT, 0, UINT32_MAX),
+    G(oauth_token_ttl, T_UINT, 60, 604800),          /* a minute .. a week */
+    G(token_leeway, T_UINT, 0, 3600),
     L(allow_anonymous, T_BOOL, 0, 0),
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
@@ -128,6 +133,8 @@ static const struct key keys[] = {
     {"anonymous_default", SCOPE_LISTENER, T_ENUM, 0, 0,
      offsetof(struct config_listener, anonymous_default),
      FIELD_SIZE(struct config_listener, anonymous_default), anon_default_names, -1},
+    {"auth_tokens", SCOPE_LISTENER, T_ENUM, 0, 0, offsetof(struct config_listener, auth_tokens),
+     FIELD_SIZE(struct config_listener, auth_tokens), auth_tokens_names, -1},
     LT("certfile", certfile, T_PATH, 0, 0, NULL),
     LT("keyfile", keyfile, T_PATH, 0, 0, NULL),
     LT("cafile", cafile, T_PATH, 0, 0, NULL),
@@ -183,6 +190,7 @@ void config_defaults(struct config *cfg)
     cfg->max_qos = 2;
     cfg->retain_available = true;
     cfg->connect_timeout = 10;
+    cfg->oauth_token_ttl = 3600;
     cfg->sys_interval = 10;
     cfg->log_level = LOG_LVL_INFO;
     cfg->log_dest = LOG_DEST_STDERR;
@@ -197,6 +205,7 @@ void config_defaults(struct config *cfg)
     cfg->auth_fail_ban_after = 10;
     cfg->auth_fail_window = 300;
     cfg->auth_ban_duration = 600;
+    cfg->token_leeway = 30;
 }
 
 void config_set_store_dir(struct config *cfg, char *dir)
@@ -439,25 +448,40 @@ static void store_uint(void *base, const struct key *k, uint64_t v)
     }
 }
 
-/* `listener PORT [ADDRESS]`: open a section, or BAD_SECTION when it is rejected. */
+/* The keys an `http_listener` section takes: it serves HTTPS, it authenticates
+ * no client certificates. */
+static bool http_key(const struct key *k)
+{
+    static const char *const names[] = {"certfile", "keyfile",      "tls_version",
+                                        "ciphers",  "ciphersuites", "tls_handshake_timeout"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(k->name, names[i]))
+            return true;
+    return false;
+}
+
+/* `listener PORT [ADDRESS]` or `http_listener PORT [ADDRESS]`: open a section,
+ * or BAD_SECTION when it is rejected. */
 static enum wd_err do_listener(struct parser *ps, const struct key *k, struct tok rest)
 {
     char sa[SHOW_MAX + 4], sb[SHOW_MAX + 4];
     uint64_t port;
-    ps->saw_listener = true;
+    bool http = !strcmp(k->name, "http_listener");
+    if (!http)
+        ps->saw_listener = true;
     ps->cur = BAD_SECTION;
     struct tok pt = next_word(&rest);
     struct tok addr = next_word(&rest);
     if (rest.n) {
-        fail(ps, "listener: extra argument '%s'", show(sa, next_word(&rest)));
+        fail(ps, "%s: extra argument '%s'", k->name, show(sa, next_word(&rest)));
         return WD_OK;
     }
     switch (parse_number(k, pt, &port)) {
     case NUM_BAD:
-        fail(ps, "listener: port '%s' is not a number", show(sa, pt));
+        fail(ps, "%s: port '%s' is not a number", k->name, show(sa, pt));
         return WD_OK;
     case NUM_RANGE:
-        fail(ps, "listener: port %s is out of range 0..65535", show(sa, pt));
+        fail(ps, "%s: port %s is out of range 0..65535", k->name, show(sa, pt));
         return WD_OK;
     case NUM_OK:
         break;
@@ -469,14 +493,16 @@ static enum wd_err do_listener(struct parser *ps, const struct key *k, struct to
         const struct config_listener *l = &ps->cfg->listeners[i];
         if (l->port == port && tok_eq(addr, l->address)) {
             bool v6 = memchr(addr.s, ':', addr.n) != NULL;
-            fail(ps, "listener: duplicate listener %s%s%s:%u (first at line %d)", v6 ? "[" : "",
+            fail(ps, "%s: duplicate listener %s%s%s:%u (first at line %d)", k->name, v6 ? "[" : "",
                  show(sb, addr), v6 ? "]" : "", (unsigned)port, l->line);
             return WD_OK;
         }
     }
     enum wd_err e = add_listener(ps->cfg, (uint16_t)port, addr.s, addr.n, ps->line);
-    if (e == WD_OK)
+    if (e == WD_OK) {
         ps->cur = (long)ps->cfg->nlisteners - 1;
+        ps->cfg->listeners[ps->cur].http = http;
+    }
     return e;
 }
 
@@ -492,6 +518,11 @@ static enum wd_err do_key(struct parser *ps, const struct key *k, struct tok res
         }
         memset(&ps->scratch, 0, sizeof ps->scratch);
         base = ps->cur == BAD_SECTION ? &ps->scratch : &ps->cfg->listeners[ps->cur];
+        if (ps->cur != BAD_SECTION && ps->cfg->listeners[ps->cur].http && !http_key(k)) {
+            fail(ps, "%s: not valid in an http_listener section (it takes certfile, keyfile, "
+                     "tls_version, ciphers, ciphersuites and tls_handshake_timeout)", k->name);
+            return WD_OK;
+        }
     }
     if (k->type == T_PATH) {
         char **slot = (char **)(void *)((char *)base + k->off);
@@ -647,13 +678,17 @@ enum wd_err config_parse(struct config *cfg, const char *file, const char *text,
     }
     for (size_t i = 0; i < cfg->nlisteners; i++)
         check_tls(&ps, &cfg->listeners[i]);
-    if (!ps.saw_listener && cfg->nlisteners == 0) {
+    bool mqtt = false;
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        mqtt |= !cfg->listeners[i].http;
+    if (!ps.saw_listener && !mqtt) {
         enum wd_err e = add_listener(cfg, EMBEDDED_PORT, EMBEDDED_ADDR, strlen(EMBEDDED_ADDR), 0);
         if (e != WD_OK)
             return e;
-        cfg->listeners[0].allow_anonymous = true;
-        cfg->listeners[0].allow_anonymous_set = true;
-        cfg->listeners[0].anonymous_default = ANON_DEFAULT_ALLOW;
+        struct config_listener *l = &cfg->listeners[cfg->nlisteners - 1];
+        l->allow_anonymous = true;
+        l->allow_anonymous_set = true;
+        l->anonymous_default = ANON_DEFAULT_ALLOW;
     }
     return ps.errors ? WD_ECONFIG : WD_OK;
 }

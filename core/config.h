@@ -50,6 +50,8 @@ struct config_tls {
 
 /* What anonymous clients may do where no rule says: deny (default) or allow. */
 enum config_anon_default { ANON_DEFAULT_DENY, ANON_DEFAULT_ALLOW };
+/* auth_tokens: may a CONNECT password be an access token (JWT)? ONLY: and nothing else. */
+enum config_auth_tokens { AUTH_TOKENS_FALSE, AUTH_TOKENS_TRUE, AUTH_TOKENS_ONLY };
 
 struct config_listener {
     uint16_t port;                   /* 0 = pick a free port (tests) */
@@ -61,7 +63,9 @@ struct config_listener {
     bool clientid_bound_only;        /* refuse client ids that have no binding */
     bool allow_zero_length_clientid; /* give empty client ids one of ours (default true) */
     enum config_anon_default anonymous_default; /* anonymous clients when no rule matches */
+    enum config_auth_tokens auth_tokens;        /* default AUTH_TOKENS_FALSE */
     int line;                        /* line of its `listener` key (0 = built in) */
+    bool http;                       /* an `http_listener`: the OAuth 2.0 token endpoint */
     struct config_tls tls;           /* TLS keys; tls.certfile NULL = plain TCP */
 };
 
@@ -100,6 +104,8 @@ struct config {
     uint32_t auth_ban_duration;      /* seconds a brute-force ban lasts, default 600 */
     uint32_t max_connections_per_address; /* open at once from one address; 0 = no limit */
     uint32_t connect_rate_per_address;    /* new connections a second from one address; 0 = no limit */
+    uint32_t oauth_token_ttl;        /* seconds a token from the OAuth endpoint lives, default 3600 */
+    uint32_t token_leeway;           /* seconds of clock skew allowed on nbf and iat, default 30 */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "tokauth.h"
 #include "broker.h"
 #include "codec.h"
 #include "log.h"
@@ -91,13 +92,8 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters:
      * both strings in one block, "ip:port\0ip\0". */
     size_t alen = strlen(addr);
-    const char *colon = strrchr(addr, ':');
-    size_t iplen = colon ? (size_t)(colon - addr) : alen;
-    const char *ip = addr;
-    if (iplen >= 2 && addr[0] == '[' && addr[iplen - 1] == ']') {
-        ip++;
-        iplen -= 2;
-    }
+    const char *ip;
+    size_t iplen = broker_addr_ip(addr, &ip);
     if (!(c->addr = wd_malloc(alen + 1 + iplen + 1))) {
         log_warning("out of memory accepting %s", addr);
         close(fd);
@@ -178,6 +174,9 @@ void conn_free(struct conn *c)
     if (c->counted)
         auth_release(b->auth, c->ip);
     handle_connect_pending_free(c->pending);
+    if (c->token)
+        loop_timer_cancel(b->loop, &c->token->expiry);
+    tokauth_free(c->token);
     wd_free(c->username);
     loop_del(b->loop, &c->io);
     tls_conn_free(c->tls);

@@ -72,6 +72,7 @@ struct conn {
     char *username;                  /* owned or NULL: the authenticated identity */
     struct auth_ticket *ticket;      /* a password check in progress (CONN_AUTH) */
     struct pending_connect *pending; /* owned: the CONNECT waiting for that check */
+    struct tokauth *token;           /* owned or NULL: the access token of the session (tokauth.h) */
     enum conn_state state;
     uint32_t max_packet_out;         /* client's Maximum Packet Size, 0 = no limit */
     uint16_t keepalive;              /* effective keepalive, seconds */
@@ -142,6 +143,10 @@ void handle_unsubscribe(struct conn *c, struct mqtt_packet *p);
 void handle_pingreq(struct conn *c, struct mqtt_packet *p);
 void handle_disconnect(struct conn *c, struct mqtt_packet *p);
 void handle_auth(struct conn *c, struct mqtt_packet *p);
+struct tokauth;
+/* c's session holds this access token now (Takes: tok; the previous one is freed):
+ * the connection is closed at its exp (5.0: DISCONNECT 0xA0). */
+void handle_auth_token_attach(struct conn *c, struct tokauth *tok);
 /* Free a CONNECT that waited for authentication (conn_free). */
 void handle_connect_pending_free(struct pending_connect *pc);
 

@@ -20,6 +20,7 @@
 #include "perms.h"
 #include "session.h"
 #include "tls.h"
+#include "tokauth.h"
 #include "topic.h"
 
 /* Send a failure CONNACK (5.0 reason or 3.1.x return code) and close. */
@@ -126,7 +127,8 @@ static void take_over(struct session *s, bool clean_start, const char *addr)
         session_set_will(s, NULL, 0);
 }
 
-static void put_connack(struct conn *c, bool present, const char *assigned, bool ka_changed)
+static void put_connack(struct conn *c, bool present, const char *assigned, bool ka_changed,
+                        bool jwt)
 {
     const struct config *cfg = &c->b->cfg;
     struct mqtt_connack ca = {.session_present = present};
@@ -158,6 +160,12 @@ static void put_connack(struct conn *c, bool present, const char *assigned, bool
         if (ka_changed) {
             p->present |= MQTT_PROP_BIT(MQTT_P_SERVER_KEEPALIVE);
             p->server_keepalive = c->keepalive;
+        }
+        if (jwt) {
+            /* The method the client chose is the one it may re-authenticate with. */
+            p->present |= MQTT_PROP_BIT(MQTT_P_AUTH_METHOD);
+            p->auth_method = (struct mqtt_str){(const uint8_t *)TOKAUTH_METHOD,
+                                               (uint32_t)strlen(TOKAUTH_METHOD)};
         }
     }
     codec_encode_connack(&c->out, c->version, &ca);
@@ -191,6 +199,8 @@ struct pending_connect {
     char *username;             /* owned or NULL: the identity */
     char shown[160];            /* how the log names the client */
     char cert[80];              /* certificate identity, "" when none */
+    struct tokauth *tok;        /* owned or NULL: the verified access token */
+    bool jwt;                   /* 5.0 Authentication Method "jwt": AUTH may re-authenticate */
 };
 
 void handle_connect_pending_free(struct pending_connect *pc)
@@ -199,6 +209,7 @@ void handle_connect_pending_free(struct pending_connect *pc)
         return;
     msg_unref(pc->will);
     perms_unref(pc->perms);
+    tokauth_free(pc->tok);
     wd_free(pc->client_id);
     wd_free(pc->username);
     wd_free(pc);
@@ -287,7 +298,12 @@ static void finish(struct conn *c, struct pending_connect *pc)
     if (b->nclients > b->stats.peak_connections)
         b->stats.peak_connections = b->nclients;
 
-    put_connack(c, present, pc->assigned ? s->client_id : NULL, pc->ka_changed);
+    put_connack(c, present, pc->assigned ? s->client_id : NULL, pc->ka_changed, pc->jwt);
+    if (pc->tok) {
+        pc->tok->reauth = pc->jwt;
+        handle_auth_token_attach(c, pc->tok);
+        pc->tok = NULL;
+    }
     loop_timer_cancel(b->loop, &c->timer);
     if (c->keepalive)
         loop_timer_arm(b->loop, &c->timer, (uint64_t)c->keepalive * 1500);
@@ -304,14 +320,35 @@ static void checked(void *ctx, enum auth_refusal r, struct perms *perms)
 {
     struct conn *c = ctx;
     struct pending_connect *pc = c->pending;
+    const char *why = NULL;
+    if (pc->method == AUTH_TOKEN)
+        pc->tok = auth_ticket_token(c->ticket, &why);
     c->ticket = NULL;
     c->pending = NULL;
     perms_unref(pc->perms);
     pc->perms = perms;
+    if (r == AR_NONE && pc->tok) {
+        /* The token names the identity: it is the session's user name from now on. */
+        char *sub = wd_strdup(pc->tok->sub);
+        if (!sub) {
+            r = AR_BUSY;
+        } else {
+            wd_free(pc->username);
+            pc->username = sub;
+            char cid[65], shown[65];
+            log_clean(cid, sizeof cid, pc->client_id, strlen(pc->client_id));
+            snprintf(pc->shown, sizeof pc->shown, "%s user=%s", cid,
+                     log_clean(shown, sizeof shown, sub, strlen(sub)));
+            if (auth_identity_banned(c->b->auth, sub, NULL, NULL)) {
+                r = AR_BANNED;
+                why = "token subject banned";
+            }
+        }
+    }
     if (c->state == CONN_AUTH) {
         c->state = CONN_NEW;
         if (r != AR_NONE) {
-            refuse_ar(c, r, pc->shown, auth_refusal_text(r));
+            refuse_ar(c, r, pc->shown, why ? why : auth_refusal_text(r));
         } else {
             finish(c, pc);
             conn_resume_input(c);
@@ -402,9 +439,31 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         snprintf(pc->cert, sizeof pc->cert, "%.79s", ti->identity);
         auth_cert_seen(b->auth, ti); /* warden cert list-seen; throttled, off this thread */
     }
+    /* An access token: the password (or, with method jwt, the Authentication Data). */
+    enum config_auth_tokens tokmode = c->lst->cfg->auth_tokens;
+    const void *token = NULL;
+    size_t toklen = 0;
     if (pr->present & MQTT_PROP_BIT(MQTT_P_AUTH_METHOD)) {
+        pc->jwt = tokmode != AUTH_TOKENS_FALSE && !cert_user &&
+                  pr->auth_method.len == strlen(TOKAUTH_METHOD) &&
+                  memcmp(pr->auth_method.p, TOKAUTH_METHOD, pr->auth_method.len) == 0;
+        token = cn->has_password ? cn->password.p : pr->auth_data.p;
+        toklen = cn->has_password ? cn->password.len : pr->auth_data.len;
+    } else if (tokmode != AUTH_TOKENS_FALSE && !cert_user && cn->has_password &&
+               (tokmode == AUTH_TOKENS_ONLY ||
+                tokauth_looks_like_token(cn->password.p, cn->password.len))) {
+        token = cn->password.p;
+        toklen = cn->password.len;
+    }
+    if ((pr->present & MQTT_PROP_BIT(MQTT_P_AUTH_METHOD)) && !pc->jwt) {
         ar = AR_BAD_METHOD;
         why = "unsupported auth method";
+    } else if (pc->jwt && !toklen) {
+        ar = AR_BAD_CREDENTIALS;
+        why = "authentication method jwt without a token";
+    } else if (tokmode == AUTH_TOKENS_ONLY && !token && cn->has_username) {
+        ar = AR_BAD_CREDENTIALS;
+        why = "passwords are refused on this listener (auth_tokens only)";
     } else if (cert_user && !*cert_user) {
         ar = AR_NOT_AUTHORIZED;
         why = lt->use_subject_as_username ? "certificate has an empty subject"
@@ -422,11 +481,11 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
         ar = auth_precheck(b->auth, c->lst, c->ip, pc->client_id, idlen,
                            cert_user ? cert_user : pc->username,
                            cert_user ? strlen(cert_user) : cn->username.len);
-        if (ar == AR_NONE && !cert_user && !cn->has_username && !cn->has_password &&
+        if (ar == AR_NONE && !cert_user && !cn->has_username && !cn->has_password && !token &&
             !c->lst->cfg->allow_anonymous) {
             ar = AR_NOT_AUTHORIZED;
             why = "anonymous not allowed";
-        } else if (ar == AR_NONE && cn->has_password && !cn->has_username) {
+        } else if (ar == AR_NONE && cn->has_password && !cn->has_username && !token) {
             ar = AR_BAD_CREDENTIALS; /* 5.0 allows it; we have no user to check it against */
         }
     }
@@ -470,6 +529,21 @@ void handle_connect(struct conn *c, struct mqtt_packet *p)
             c->pending = pc;
             return;
         }
+    } else if (token) {
+        /* 3: an access token, verified on a worker (signature, store lookups). */
+        struct auth_ticket *t = NULL;
+        pc->method = AUTH_TOKEN;
+        ar = auth_token(b->auth, c->ip, pc->client_id, pc->username ? pc->username : "",
+                        pc->username ? cn->username.len : 0, token, toklen, checked, c, &t);
+        if (ar != AR_NONE) {
+            refuse_ar(c, ar, shown, auth_refusal_text(ar));
+            handle_connect_pending_free(pc);
+            return;
+        }
+        c->state = CONN_AUTH;
+        c->ticket = t;
+        c->pending = pc;
+        return;
     } else if (cn->has_username) {
         /* 3: the password, on a worker unless a recent identical login vouches for it. */
         struct auth_ticket *t = NULL;

@@ -37,11 +37,3 @@ void handle_disconnect(struct conn *c, struct mqtt_packet *p)
     bool will = c->version == MQTT_V5 && d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
     conn_close(c, d->reason, false, will);
 }
-
-void handle_auth(struct conn *c, struct mqtt_packet *p)
-{
-    (void)p;
-    log_info("AUTH from client=%s addr=%s without an authentication method",
-             c->s ? c->s->client_id : "-", c->addr);
-    conn_close(c, MQTT_RC_PROTOCOL_ERROR, true, true);
-}

@@ -28,7 +28,74 @@ void perms_unref(struct perms *p)
     for (size_t i = 0; i < p->n; i++)
         list_fini(&p->lists[i]);
     wd_free(p->lists);
+    if (p->scoped)
+        list_fini(&p->scope);
     wd_free(p);
+}
+
+/* Copy rules v[0..n) into *out. */
+static enum wd_err rules_copy(const struct rule *v, size_t n, struct rule **out)
+{
+    *out = NULL;
+    if (!n)
+        return WD_OK;
+    struct rule *c = wd_calloc(n, sizeof *c);
+    if (!c)
+        return WD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = v[i];
+        if (!(c[i].filter = wd_strdup(v[i].filter))) {
+            backend_rules_free(c, i);
+            return WD_ENOMEM;
+        }
+    }
+    *out = c;
+    return WD_OK;
+}
+
+static enum wd_err list_copy(const struct acl_list *from, const char *name, struct acl_list *to)
+{
+    struct rule *r;
+    char *nm = wd_strdup(name ? name : from->name);
+    if (!nm || rules_copy(from->rules, from->n, &r) != WD_OK) {
+        wd_free(nm);
+        return WD_ENOMEM;
+    }
+    to->name = nm;
+    to->rules = r;
+    to->n = from->n;
+    return WD_OK;
+}
+
+struct perms *perms_scoped(const struct perms *base, const struct rule *scope, size_t n)
+{
+    struct perms *p = wd_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->refs = 1;
+    p->scoped = true;
+    p->scope_only = !base;
+    p->on_deny = base ? base->on_deny : DENY_DROP;
+    p->strikes = base ? base->strikes : 0;
+    struct acl_list sc = {NULL, scope, n};
+    if (list_copy(&sc, "token scope", &p->scope) != WD_OK) {
+        p->scoped = false;
+        perms_unref(p);
+        return NULL;
+    }
+    if (base && base->n) {
+        if (!(p->lists = wd_calloc(base->n, sizeof *p->lists))) {
+            perms_unref(p);
+            return NULL;
+        }
+        for (; p->n < base->n; p->n++) {
+            if (list_copy(&base->lists[p->n], NULL, &p->lists[p->n]) != WD_OK) {
+                perms_unref(p);
+                return NULL;
+            }
+        }
+    }
+    return p;
 }
 
 /* Append a list named "KIND NAME" that takes the rules array (moved out of *rules). */
@@ -109,6 +176,9 @@ bool perms_allow(const struct perms *p, bool default_allow, const struct acl_sub
 {
     if (granted)
         *granted = qos;
+    if (p && p->scoped) /* a token session: its scope narrows the subject's rules */
+        return acl_eval_scoped(&p->scope, p->scope_only, p->lists, p->n, who, action, topic,
+                               tlen, qos, retain, granted) == ACL_ALLOW;
     enum acl_result r = p ? acl_eval(p->lists, p->n, who, action, topic, tlen, qos, retain,
                                      granted, NULL)
                           : ACL_NO_MATCH;
@@ -196,6 +266,20 @@ void perms_explain(const struct perms *p, bool default_allow, bool anonymous,
     memset(out, 0, sizeof *out);
     struct acl_why why;
     uint8_t granted = qos;
+    if (p && p->scoped &&
+        acl_eval(&p->scope, 1, who, action, topic, tlen, qos, retain, &granted, NULL) !=
+            ACL_ALLOW) {
+        snprintf(out->list, sizeof out->list, "token scope");
+        snprintf(out->reason, sizeof out->reason, "the access token's scope does not grant it");
+        return;
+    }
+    if (p && p->scope_only) {
+        out->allow = out->matched = true;
+        out->granted = granted;
+        snprintf(out->list, sizeof out->list, "token scope");
+        snprintf(out->reason, sizeof out->reason, "the access token's scope grants it");
+        return;
+    }
     enum acl_result r = p ? acl_eval(p->lists, p->n, who, action, topic, tlen, qos, retain,
                                      &granted, &why)
                           : ACL_NO_MATCH;
@@ -263,7 +347,12 @@ static void audit_denial(struct session *s, unsigned action, const char *topic, 
     snprintf(target, sizeof target, "client %.100s user %.100s %s %s", s->client_id,
              s->username ? s->username : "(anonymous)", perms_action_name(action),
              log_clean(shown, sizeof shown, topic, tlen));
-    if (r == ACL_NO_MATCH) {
+    uint8_t g;
+    if (s->perms && s->perms->scoped &&
+        acl_eval(&s->perms->scope, 1, &who, action, topic, tlen, qos, retain, &g, NULL) !=
+            ACL_ALLOW) {
+        snprintf(result, sizeof result, "denied: outside the access token's scope");
+    } else if (r == ACL_NO_MATCH) {
         snprintf(result, sizeof result, "denied: no rule");
     } else {
         const struct rule *rule = &s->perms->lists[why.list].rules[why.rule];

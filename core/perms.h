@@ -24,6 +24,11 @@ struct perms {
     size_t n;
     uint8_t on_deny;         /* enum deny_policy of the first role that sets one, else DROP */
     uint16_t strikes;        /* DENY_STRIKES: denials within a minute before the disconnect */
+    /* An access token's scope (perms_scoped): a request must be allowed by the scope
+     * AND by the lists, so a token narrows what its subject may do, never widens it. */
+    bool scoped;
+    bool scope_only;         /* the subject is no user: the scope alone decides */
+    struct acl_list scope;   /* owned: the grants as allow rules, named "token scope" */
 };
 
 /*
@@ -48,6 +53,14 @@ struct perms_state {
  * Thread: worker (store reads). Returns owned (one reference) or NULL with *err.
  */
 struct perms *perms_load(const struct backend_ops *ops, const char *user, enum wd_err *err);
+
+/*
+ * A token session's permissions: a copy of base (NULL: a subject that is no
+ * user, whose permissions are the scope's alone) restricted by the scope's
+ * allow rules scope[0..n) (copied). n == 0 with a NULL base grants nothing.
+ * Returns owned (one reference) or NULL (out of memory). Thread: any.
+ */
+struct perms *perms_scoped(const struct perms *base, const struct rule *scope, size_t n);
 
 static inline struct perms *perms_ref(struct perms *p)
 {

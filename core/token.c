@@ -447,7 +447,19 @@ static bool rsa_key_ok(const uint8_t *n, size_t nlen, const uint8_t *e, size_t e
     return ok;
 }
 
-/* Import a P-256 public point; the caller frees *ec with wc_ecc_free()
+/*
+ * Free an imported key and this thread's fixed-point cache: Debian's wolfSSL
+ * is built with FP_ECC, whose per-thread cache is only freed by
+ * wc_ecc_fp_free() on that thread, so an auth worker that verified ES256 would
+ * leak it at exit. Tokens of one issuer rarely share a point worth caching.
+ */
+static void ec_free(ecc_key *ec)
+{
+    wc_ecc_free(ec);
+    wc_ecc_fp_free();
+}
+
+/* Import a P-256 public point; the caller frees *ec with ec_free()
  * whether or not this succeeds. */
 static bool ec_import(ecc_key *ec, const uint8_t *x, const uint8_t *y)
 {
@@ -473,7 +485,7 @@ static bool key_material_ok(enum token_alg alg, const uint8_t *mat, size_t mat_l
             return false;
         ecc_key ec;
         bool ok = ec_import(&ec, mat, mat2);
-        wc_ecc_free(&ec);
+        ec_free(&ec);
         return ok;
     }
     default:
@@ -579,7 +591,7 @@ static bool es256_verify(const struct token_key *k, const uint8_t hash[32], cons
         wc_ecc_rs_raw_to_sig(sig, 32, sig + 32, 32, der, &derlen) == 0 &&
         wc_ecc_verify_hash(der, derlen, hash, 32, &res, &ec) == 0)
         ok = res == 1;
-    wc_ecc_free(&ec);
+    ec_free(&ec);
     return ok;
 }
 

@@ -5,7 +5,9 @@
  */
 #include "store.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "audit.h"
@@ -13,6 +15,7 @@
 #include "bindings.h"
 #include "certs.h"
 #include "roles.h"
+#include "tokens.h"
 #include "users.h"
 
 struct op {
@@ -159,6 +162,132 @@ static enum wd_err op_ban_add(void *ctx, uint8_t kind, const char *value, int64_
     return store_write(ctx, tx_ban_add, &o);
 }
 
+static enum wd_err tx_issuer_find(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    struct token_issuer *i = wd_calloc(1, sizeof *i);
+    if (!i)
+        return WD_ENOMEM;
+    enum wd_err e = tokens_issuer_find(t, o->name, i);
+    if (e != WD_OK) {
+        wd_free(i);
+        return e;
+    }
+    *(struct token_issuer **)o->out = i;
+    return WD_OK;
+}
+
+static enum wd_err op_issuer_find(void *ctx, const char *iss, struct token_issuer **out)
+{
+    struct op o = {.name = iss, .out = out};
+    return store_read(ctx, tx_issuer_find, &o);
+}
+
+static enum wd_err tx_revoked(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return tokens_is_revoked(t, o->name, o->when, o->out);
+}
+
+static enum wd_err op_revoked(void *ctx, const char *jti, int64_t now, bool *out)
+{
+    struct op o = {.name = jti, .when = now, .out = out};
+    return store_read(ctx, tx_revoked, &o);
+}
+
+static enum wd_err tx_signing_get(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return tokens_signing_get(t, o->out);
+}
+
+static enum wd_err tx_signing_ensure(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return tokens_signing_ensure(t, (const struct token_signing *)o->s1, o->out);
+}
+
+static enum wd_err op_signing(void *ctx, const struct token_signing *fresh,
+                              struct token_signing *out)
+{
+    /* Read first: the keys exist on every call but the very first. */
+    struct op o = {.s1 = (const char *)fresh, .out = out};
+    enum wd_err e = store_read(ctx, tx_signing_get, &o);
+    if (e == WD_ENOTFOUND && fresh)
+        e = store_write(ctx, tx_signing_ensure, &o);
+    return e;
+}
+
+/* A whole small file into a fresh buffer (at most RECORD_MAX_BLOB bytes). */
+static enum wd_err read_file(const char *path, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return WD_EIO;
+    uint8_t *b = wd_malloc(RECORD_MAX_BLOB + 1);
+    size_t n = 0;
+    ssize_t r = 1;
+    while (b && n <= RECORD_MAX_BLOB && (r = read(fd, b + n, RECORD_MAX_BLOB + 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (!b)
+        return WD_ENOMEM;
+    if (r < 0 || n > RECORD_MAX_BLOB || n == 0) {
+        wd_free(b);
+        return r < 0 ? WD_EIO : WD_ETOOLARGE;
+    }
+    *out = b;
+    *len = n;
+    return WD_OK;
+}
+
+struct reload {
+    bool (*valid)(const uint8_t *, size_t);
+    size_t n;
+};
+
+static enum wd_err tx_reload(struct store_txn *t, void *arg)
+{
+    struct reload *rl = arg;
+    struct token_issuer *v = NULL;
+    size_t n = 0;
+    rl->n = 0;
+    enum wd_err e = tokens_issuers_list(t, &v, &n);
+    for (size_t i = 0; e == WD_OK && i < n; i++) {
+        uint8_t *mat;
+        size_t len;
+        if (v[i].kind != TOKEN_ISSUER_JWKS || !v[i].path[0] ||
+            read_file(v[i].path, &mat, &len) != WD_OK)
+            continue;
+        if (!rl->valid(mat, len) ||
+            (len == v[i].mat_len && memcmp(mat, v[i].mat, len) == 0)) {
+            wd_free(mat);
+            continue;
+        }
+        wd_free(v[i].mat);
+        v[i].mat = mat;
+        v[i].mat_len = len;
+        v[i].updated = (int64_t)time(NULL);
+        if ((e = tokens_issuer_put(t, &v[i])) == WD_OK) {
+            e = audit_append(t, "broker", "token issuer reload", v[i].name, "ok");
+            rl->n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        backend_issuer_fini(&v[i]);
+    wd_free(v);
+    return e;
+}
+
+static enum wd_err op_issuers_reload(void *ctx, bool (*valid)(const uint8_t *, size_t),
+                                     size_t *n)
+{
+    struct reload rl = {valid, 0};
+    enum wd_err e = store_write(ctx, tx_reload, &rl);
+    *n = e == WD_OK ? rl.n : 0;
+    return e;
+}
+
 void store_backend_ops(struct store *s, struct backend_ops *ops)
 {
     memset(ops, 0, sizeof *ops);
@@ -174,4 +303,8 @@ void store_backend_ops(struct store *s, struct backend_ops *ops)
     ops->cert_check = op_cert_check;
     ops->certs_list = op_certs_list;
     ops->cert_seen = op_cert_seen;
+    ops->token_issuer_find = op_issuer_find;
+    ops->token_revoked = op_revoked;
+    ops->token_signing = op_signing;
+    ops->token_issuers_reload = op_issuers_reload;
 }

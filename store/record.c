@@ -214,6 +214,52 @@ enum wd_err record_encode_cert(const struct cert_rec *r, uint8_t **out, size_t *
     return wr_finish(&w, out, len);
 }
 
+static void wr_blob(struct wr *w, const uint8_t *b, size_t n)
+{
+    if (n > RECORD_MAX_BLOB) {
+        if (w->err == WD_OK)
+            w->err = WD_ETOOLARGE;
+        return;
+    }
+    wr_uint(w, n, 4);
+    wr_bytes(w, b, n);
+}
+
+enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, size_t *len)
+{
+    struct wr w = {0};
+    wr_u8(&w, RECORD_ISSUER_V1);
+    wr_str(&w, i->iss);
+    wr_str(&w, i->audience);
+    wr_u8(&w, i->kind);
+    wr_str(&w, i->path);
+    wr_blob(&w, i->mat, i->mat_len);
+    wr_uint(&w, (uint64_t)i->created, 8);
+    wr_uint(&w, (uint64_t)i->updated, 8);
+    return wr_finish(&w, out, len);
+}
+
+enum wd_err record_encode_signing(const struct token_signing *k, uint8_t **out, size_t *len)
+{
+    struct wr w = {0};
+    wr_u8(&w, RECORD_SIGNING_V1);
+    wr_str(&w, k->kid);
+    wr_bytes(&w, k->ed_sk, sizeof k->ed_sk);
+    wr_bytes(&w, k->hs, sizeof k->hs);
+    wr_uint(&w, (uint64_t)k->created, 8);
+    return wr_finish(&w, out, len);
+}
+
+enum wd_err record_encode_revoked(const struct token_revoked *r, uint8_t **out, size_t *len)
+{
+    struct wr w = {0};
+    wr_u8(&w, RECORD_REVOKED_V1);
+    wr_uint(&w, (uint64_t)r->until, 8);
+    wr_uint(&w, (uint64_t)r->created, 8);
+    wr_str(&w, r->actor);
+    return wr_finish(&w, out, len);
+}
+
 void record_encode_meta(const struct record_meta *m, uint8_t out[RECORD_META_SIZE])
 {
     out[0] = RECORD_META_V1;
@@ -602,5 +648,111 @@ enum wd_err record_decode_meta(const void *val, size_t vlen, struct record_meta 
     if (!rd_ok(&r) || r.n != 0 || m.schema == 0)
         return WD_EMALFORMED;
     *out = m;
+    return WD_OK;
+}
+
+/* ------------------------------------------------------------ DB_TOKENS */
+
+/* Returns owned: a copy of a binary field; NULL with r->err on failure. */
+static uint8_t *rd_blob(struct rd *r, size_t *len)
+{
+    uint64_t n = rd_uint(r, 4);
+    if (!rd_ok(r))
+        return NULL;
+    if (n > RECORD_MAX_BLOB || n > r->n) {
+        rd_fail(r, WD_EMALFORMED);
+        return NULL;
+    }
+    uint8_t *b = wd_malloc(n ? (size_t)n : 1);
+    if (!b) {
+        rd_fail(r, WD_ENOMEM);
+        return NULL;
+    }
+    memcpy(b, r->p, (size_t)n);
+    r->p += n;
+    r->n -= (size_t)n;
+    *len = (size_t)n;
+    return b;
+}
+
+/* The text after a DB_TOKENS key's kind byte, which must be want. */
+static char *token_key(const void *key, size_t klen, uint8_t want, struct rd *r)
+{
+    if (klen < 2 || *(const uint8_t *)key != want) {
+        rd_fail(r, WD_EMALFORMED);
+        return NULL;
+    }
+    return key_str((const uint8_t *)key + 1, klen - 1, r);
+}
+
+enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, size_t vlen,
+                                 struct token_issuer *out)
+{
+    struct rd r = {val, vlen, WD_OK};
+    struct token_issuer i = {0};
+    i.name = token_key(key, klen, RECORD_TOKEN_ISSUER, &r);
+    if (rd_ok(&r) && rd_u8(&r) != RECORD_ISSUER_V1)
+        rd_fail(&r, WD_EMALFORMED);
+    i.iss = rd_str(&r);
+    i.audience = rd_str(&r);
+    i.kind = rd_u8(&r);
+    i.path = rd_str(&r);
+    i.mat = rd_blob(&r, &i.mat_len);
+    i.created = (int64_t)rd_uint(&r, 8);
+    i.updated = (int64_t)rd_uint(&r, 8);
+    if (rd_ok(&r) && (r.n != 0 || i.kind > TOKEN_ISSUER_ED25519 || !i.iss[0] || !i.mat_len))
+        rd_fail(&r, WD_EMALFORMED);
+    if (!rd_ok(&r)) {
+        backend_issuer_fini(&i);
+        return r.err;
+    }
+    *out = i;
+    return WD_OK;
+}
+
+enum wd_err record_decode_signing(const void *key, size_t klen, const void *val, size_t vlen,
+                                  struct token_signing *out)
+{
+    struct rd r = {val, vlen, WD_OK};
+    char *name = token_key(key, klen, RECORD_TOKEN_SIGNING, &r);
+    wd_free(name);
+    if (rd_ok(&r) && rd_u8(&r) != RECORD_SIGNING_V1)
+        rd_fail(&r, WD_EMALFORMED);
+    char *kid = rd_str(&r);
+    if (rd_ok(&r) && (strlen(kid) >= sizeof out->kid || !kid[0]))
+        rd_fail(&r, WD_EMALFORMED);
+    if (rd_ok(&r) && r.n != sizeof out->ed_sk + sizeof out->hs + 8)
+        rd_fail(&r, WD_EMALFORMED);
+    if (rd_ok(&r)) {
+        memset(out, 0, sizeof *out);
+        memcpy(out->kid, kid, strlen(kid));
+        memcpy(out->ed_sk, r.p, sizeof out->ed_sk);
+        memcpy(out->hs, r.p + sizeof out->ed_sk, sizeof out->hs);
+        r.p += sizeof out->ed_sk + sizeof out->hs;
+        r.n -= sizeof out->ed_sk + sizeof out->hs;
+        out->created = (int64_t)rd_uint(&r, 8);
+    }
+    wd_free(kid);
+    return r.err;
+}
+
+enum wd_err record_decode_revoked(const void *key, size_t klen, const void *val, size_t vlen,
+                                  struct token_revoked *out)
+{
+    struct rd r = {val, vlen, WD_OK};
+    struct token_revoked v = {0};
+    v.jti = token_key(key, klen, RECORD_TOKEN_REVOKED, &r);
+    if (rd_ok(&r) && rd_u8(&r) != RECORD_REVOKED_V1)
+        rd_fail(&r, WD_EMALFORMED);
+    v.until = (int64_t)rd_uint(&r, 8);
+    v.created = (int64_t)rd_uint(&r, 8);
+    v.actor = rd_str(&r);
+    if (rd_ok(&r) && (r.n != 0 || v.until < 0))
+        rd_fail(&r, WD_EMALFORMED);
+    if (!rd_ok(&r)) {
+        backend_revoked_fini(&v);
+        return r.err;
+    }
+    *out = v;
     return WD_OK;
 }

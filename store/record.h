@@ -33,6 +33,15 @@
 #define RECORD_AUDIT_V1 1
 #define RECORD_CERT_V1 1
 #define RECORD_META_V1 1
+#define RECORD_ISSUER_V1 1
+#define RECORD_SIGNING_V1 1
+#define RECORD_REVOKED_V1 1
+
+/* DB_TOKENS keys: a kind byte, then the issuer name, the jti, or "self". */
+#define RECORD_TOKEN_SIGNING 0
+#define RECORD_TOKEN_ISSUER 1
+#define RECORD_TOKEN_REVOKED 2
+#define RECORD_MAX_BLOB 65536u    /* key material: a JWKS document at most */
 
 #define RECORD_MAX_STRING 65535u  /* longest string field (an MQTT string at most) */
 #define RECORD_MAX_LIST 4096u     /* most roles or rules in one record */
@@ -62,6 +71,9 @@ enum wd_err record_encode_audit(const struct audit_entry *a, uint8_t **out, size
 /* Any kind of cert record; the key carries kind, user and fingerprint. */
 enum wd_err record_encode_cert(const struct cert_rec *r, uint8_t **out, size_t *len);
 void record_encode_meta(const struct record_meta *m, uint8_t out[RECORD_META_SIZE]);
+enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, size_t *len);
+enum wd_err record_encode_signing(const struct token_signing *k, uint8_t **out, size_t *len);
+enum wd_err record_encode_revoked(const struct token_revoked *r, uint8_t **out, size_t *len);
 
 /*
  * Decoders: key and value as stored. WD_OK, WD_EMALFORMED or WD_ENOMEM.
@@ -82,6 +94,14 @@ enum wd_err record_decode_audit(const void *key, size_t klen, const void *val, s
 enum wd_err record_decode_cert(const void *key, size_t klen, const void *val, size_t vlen,
                                struct cert_rec *out);
 enum wd_err record_decode_meta(const void *val, size_t vlen, struct record_meta *out);
+/* DB_TOKENS: free with backend_issuer_fini / backend_revoked_fini; the signing keys own
+ * nothing (wipe them). */
+enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, size_t vlen,
+                                 struct token_issuer *out);
+enum wd_err record_decode_signing(const void *key, size_t klen, const void *val, size_t vlen,
+                                  struct token_signing *out);
+enum wd_err record_decode_revoked(const void *key, size_t klen, const void *val, size_t vlen,
+                                  struct token_revoked *out);
 
 /* The version byte of a stored value (0 for an empty value). */
 uint8_t record_version(const void *val, size_t vlen);

@@ -118,9 +118,25 @@ static enum wd_err check_record(void *ctx, const void *key, size_t klen, const v
         backend_cert_fini(&c);
         break;
     }
-    case DB_TOKENS:
-        problem(v, key, klen, "no records of this kind are written yet");
+    case DB_TOKENS: {
+        uint8_t kind = klen ? *(const uint8_t *)key : 0xFF;
+        if (kind == RECORD_TOKEN_ISSUER) {
+            struct token_issuer i;
+            if ((e = record_decode_issuer(key, klen, val, vlen, &i)) == WD_OK)
+                backend_issuer_fini(&i);
+        } else if (kind == RECORD_TOKEN_REVOKED) {
+            struct token_revoked r;
+            if ((e = record_decode_revoked(key, klen, val, vlen, &r)) == WD_OK)
+                backend_revoked_fini(&r);
+        } else if (kind == RECORD_TOKEN_SIGNING) {
+            struct token_signing k;
+            e = record_decode_signing(key, klen, val, vlen, &k);
+            explicit_bzero(&k, sizeof k);
+        } else {
+            e = WD_EMALFORMED;
+        }
         break;
+    }
     case DB_COUNT:
         break;
     }

@@ -92,6 +92,13 @@ static void draw(struct tui *t, int y, int h, int w)
         strftime(v, sizeof v, "%Y-%m-%d %H:%M:%SZ", &tm);
         field(&r, end, w, "Cert expires", v);
     }
+    if (s->token_sub) {
+        long long left = (long long)(s->token_exp - (int64_t)time(NULL));
+        snprintf(v, sizeof v, "%s from %s, scope %s, expires in %llds", s->token_sub,
+                 s->token_iss ? s->token_iss : "?", s->token_scope ? s->token_scope : "(rules)",
+                 left > 0 ? left : 0);
+        field(&r, end, w, "Token", v);
+    }
     r++;
     if (r >= end)
         return;

@@ -201,6 +201,59 @@ static void test_eval(void **state)
                      ACL_NO_MATCH);
 }
 
+/* A token's scope intersected with the subject's rules: narrows, never widens. */
+static void test_scoped(void **state)
+{
+    (void)state;
+    static const struct rule user_rules[] = {
+        ALLOW(RULE_ALL, "plant/#", 1, true),
+        DENY(RULE_ALL, "#"),
+    };
+    static const struct rule scope_rules[] = { /* mqtt:rw:plant/line1/# mqtt:sub:u/%u/# */
+        ALLOW(RULE_ALL, "plant/line1/#", 2, true),
+        ALLOW(RULE_SUBSCRIBE | RULE_RECEIVE, "u/%u/#", 2, true),
+    };
+    const struct acl_list lists[] = {{"user bob", user_rules, 2}};
+    const struct acl_list scope = {"token scope", scope_rules, 2};
+    const struct acl_list empty = {"token scope", NULL, 0};
+    struct acl_subject who = {"bob", "dev1", NULL};
+    static const struct {
+        unsigned action;
+        const char *topic;
+        uint8_t qos;
+        bool scope_only;
+        enum acl_result want;
+        uint8_t granted;
+    } rows[] = {
+        {RULE_PUBLISH, "plant/line1/temp", 1, false, ACL_ALLOW, 1},   /* both allow */
+        {RULE_PUBLISH, "plant/line1/temp", 2, false, ACL_DENY, 0},    /* rules cap QoS 1 */
+        {RULE_PUBLISH, "plant/line2/temp", 0, false, ACL_DENY, 0},    /* rules yes, scope no */
+        {RULE_PUBLISH, "office/x", 0, false, ACL_DENY, 0},            /* neither */
+        {RULE_SUBSCRIBE, "plant/line1/+", 2, false, ACL_ALLOW, 1},    /* lower of the grants */
+        {RULE_SUBSCRIBE, "plant/#", 0, false, ACL_DENY, 0},           /* scope does not cover */
+        {RULE_SUBSCRIBE, "u/bob/#", 0, false, ACL_DENY, 0},           /* scope yes, rules no */
+        {RULE_SUBSCRIBE, "u/bob/#", 2, true, ACL_ALLOW, 2},           /* unknown subject */
+        {RULE_PUBLISH, "u/bob/x", 0, true, ACL_DENY, 0},              /* sub only */
+        {RULE_SUBSCRIBE, "u/eve/#", 0, true, ACL_DENY, 0},            /* %u is bob */
+        {RULE_PUBLISH, "plant/line1/x", 2, true, ACL_ALLOW, 2},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint8_t granted = 99;
+        enum acl_result got = acl_eval_scoped(&scope, rows[i].scope_only, lists, 1, &who,
+                                              rows[i].action, rows[i].topic,
+                                              strlen(rows[i].topic), rows[i].qos, false, &granted);
+        if (got != rows[i].want)
+            fail_msg("row %zu %s: want %d got %d", i, rows[i].topic, rows[i].want, got);
+        if (got == ACL_ALLOW && granted != rows[i].granted)
+            fail_msg("row %zu %s: granted %u", i, rows[i].topic, granted);
+    }
+    /* An empty scope grants nothing, whatever the rules say. */
+    assert_int_equal(acl_eval_scoped(&empty, false, lists, 1, &who, RULE_PUBLISH,
+                                     S("plant/a"), 0, false, NULL), ACL_DENY);
+    assert_int_equal(acl_eval_scoped(&empty, true, NULL, 0, &who, RULE_SUBSCRIBE, S("a"), 0,
+                                     false, NULL), ACL_DENY);
+}
+
 /* The verdict cache: hits, keys kept apart, full-topic compare, bounded, cleared. */
 static void test_cache(void **state)
 {
@@ -258,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_overlaps),
         cmocka_unit_test(test_substitute),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_scoped),
         cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

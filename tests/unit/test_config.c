@@ -220,6 +220,32 @@ static void test_auth_keys(void **state)
     config_fini(&c);
 }
 
+/* Access tokens (issue 9): auth_tokens per listener, token_leeway. */
+static void test_token_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(c.token_leeway, 30);
+    config_fini(&c);
+    assert_int_equal(parse(&c, "token_leeway 0\nlistener 1883 127.0.0.1\nauth_tokens only\n"
+                               "listener 1884 127.0.0.1\nauth_tokens true\n"
+                               "listener 1885 127.0.0.1\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.token_leeway, 0);
+    assert_int_equal(c.listeners[0].auth_tokens, AUTH_TOKENS_ONLY);
+    assert_int_equal(c.listeners[1].auth_tokens, AUTH_TOKENS_TRUE);
+    assert_int_equal(c.listeners[2].auth_tokens, AUTH_TOKENS_FALSE);
+    config_fini(&c);
+    assert_int_equal(parse(&c, "token_leeway 3601\nlistener 1883\nauth_tokens sometimes\n"),
+                     WD_ECONFIG);
+    assert_int_equal(errs.n, 2);
+    assert_non_null(strstr(errs.e[0].msg, "token_leeway"));
+    assert_non_null(strstr(errs.e[1].msg, "auth_tokens"));
+    config_fini(&c);
+}
+
 static void test_store_keys(void **state)
 {
     (void)state;
@@ -787,6 +813,52 @@ static void test_log_level_name(void **state)
     assert_string_equal(config_log_level_name((enum config_log_level)99), "unknown");
 }
 
+/* An http_listener section: its own keys only; it is not an MQTT listener, so a
+ * file with no `listener` still gets the embedded default beside it. */
+static void test_http_listener(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(parse(&c, "http_listener 8443 127.0.0.1\n"
+                               "certfile /s.pem\nkeyfile /s.key\n"
+                               "tls_version tlsv1.3\n"
+                               "oauth_token_ttl 600\n"),
+                     WD_OK);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(c.nlisteners, 2);
+    assert_true(c.listeners[0].http);
+    assert_int_equal(c.listeners[0].port, 8443);
+    assert_string_equal(c.listeners[0].tls.certfile, "/s.pem");
+    assert_int_equal(c.listeners[0].tls.tls_version, TLS_V13);
+    assert_false(c.listeners[1].http);
+    assert_int_equal(c.listeners[1].port, 1883);
+    assert_true(c.listeners[1].allow_anonymous);
+    assert_int_equal(c.oauth_token_ttl, 600);
+    config_fini(&c);
+
+    assert_int_equal(parse(&c, "listener 1883 127.0.0.1\n"
+                               "http_listener 1883 127.0.0.1\n"   /* 2: same address */
+                               "http_listener 8080\n"             /* 3 */
+                               "allow_anonymous true\n"           /* 4: MQTT only */
+                               "cafile /ca.pem\n"                 /* 5: no client certs */
+                               "http_listener x\n"                /* 6 */
+                               "oauth_token_ttl 10\n"),           /* 7: below a minute */
+                     WD_ECONFIG);
+    assert_int_equal(errs.n, 5);
+    assert_int_equal(errs.e[0].line, 2);
+    assert_non_null(strstr(errs.e[0].msg, "http_listener: duplicate listener"));
+    assert_int_equal(errs.e[1].line, 4);
+    assert_non_null(strstr(errs.e[1].msg, "allow_anonymous: not valid in an http_listener"));
+    assert_int_equal(errs.e[2].line, 5);
+    assert_int_equal(errs.e[3].line, 6);
+    assert_non_null(strstr(errs.e[3].msg, "http_listener: port 'x' is not a number"));
+    assert_int_equal(errs.e[4].line, 7);
+    assert_int_equal(c.nlisteners, 2);
+    assert_false(c.listeners[0].http);
+    assert_true(c.listeners[1].http);
+    config_fini(&c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -797,6 +869,7 @@ int main(void)
         T(test_every_key),
         T(test_store_keys),
         T(test_auth_keys),
+        T(test_token_keys),
     T(test_enum_values),
         T(test_listener_sections),
         T(test_default_listener),
@@ -813,6 +886,7 @@ int main(void)
         T(test_is_loopback),
         T(test_log_level_name),
         T(test_tls_keys),
+        T(test_http_listener),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

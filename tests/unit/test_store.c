@@ -30,6 +30,7 @@
 #include "../../store/rules.h"
 #include "../../store/schema.h"
 #include "../../store/store.h"
+#include "../../store/tokens.h"
 #include "../../store/users.h"
 
 static size_t mem_base;
@@ -1304,6 +1305,121 @@ static void test_backend_ops(void **state)
     store_close(s);
 }
 
+/* ---------------------------------------------------------------- DB_TOKENS */
+
+static enum wd_err tx_issuer_add(struct store_txn *t, void *arg)
+{
+    return tokens_issuer_add(t, arg);
+}
+
+static enum wd_err tx_token_revoke(struct store_txn *t, void *arg)
+{
+    return tokens_revoke(t, arg);
+}
+
+static enum wd_err tx_issuer_del(struct store_txn *t, void *arg)
+{
+    return tokens_issuer_del(t, arg);
+}
+
+static bool never_valid(const uint8_t *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    return false;
+}
+
+/* Issuers, revocations and signing keys: records, rules, the backend ops. */
+static void test_tokens(void **state)
+{
+    (void)state;
+    /* Records round trip; a truncated or trailing byte is malformed. */
+    uint8_t secret[] = {0, 1, 2, 0, 255};
+    struct token_issuer is = {.name = "idp", .iss = "https://idp", .audience = "mqtt",
+                              .kind = TOKEN_ISSUER_HS256, .path = "", .mat = secret,
+                              .mat_len = sizeof secret, .created = 5, .updated = 6};
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(record_encode_issuer(&is, &enc, &len), WD_OK);
+    uint8_t key[] = {RECORD_TOKEN_ISSUER, 'i', 'd', 'p'};
+    struct token_issuer d;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_OK);
+    assert_string_equal(d.name, "idp");
+    assert_string_equal(d.iss, "https://idp");
+    assert_int_equal(d.mat_len, sizeof secret);
+    assert_memory_equal(d.mat, secret, sizeof secret);
+    assert_int_equal(d.updated, 6);
+    backend_issuer_fini(&d);
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len - 1, &d), WD_EMALFORMED);
+    key[0] = RECORD_TOKEN_REVOKED;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_EMALFORMED);
+    wd_free(enc);
+
+    struct store *s = open_store(NULL);
+    struct backend_ops ops;
+    store_backend_ops(s, &ops);
+    uint64_t g0 = generation(s);
+    assert_int_equal(store_write(s, tx_issuer_add, &is), WD_OK);
+    assert_true(generation(s) > g0);
+    /* A second issuer with the same iss, or the same name, is refused. */
+    struct token_issuer dup = is;
+    dup.name = "other";
+    assert_int_equal(store_write(s, tx_issuer_add, &dup), WD_EEXIST);
+    dup.name = "idp";
+    dup.iss = "https://elsewhere";
+    assert_int_equal(store_write(s, tx_issuer_add, &dup), WD_EEXIST);
+    dup.name = "";
+    assert_int_equal(store_write(s, tx_issuer_add, &dup), WD_EINVAL);
+    struct token_issuer *found;
+    assert_int_equal(ops.token_issuer_find(ops.ctx, "https://idp", &found), WD_OK);
+    assert_string_equal(found->name, "idp");
+    backend_issuer_free(found);
+    assert_int_equal(ops.token_issuer_find(ops.ctx, "https://nope", &found), WD_ENOTFOUND);
+    /* The SIGHUP reload leaves non-JWKS issuers (and invalid files) alone. */
+    size_t n = 99;
+    assert_int_equal(ops.token_issuers_reload(ops.ctx, never_valid, &n), WD_OK);
+    assert_int_equal(n, 0);
+
+    /* Revocations: in force until `until`, for ever with 0; ended ones are dropped. */
+    struct token_revoked r1 = {"jti-1", 2000, 1000, "admin"};
+    struct token_revoked r2 = {"jti-2", 0, 1000, "admin"};
+    assert_int_equal(store_write(s, tx_token_revoke, &r1), WD_OK);
+    assert_int_equal(store_write(s, tx_token_revoke, &r2), WD_OK);
+    bool rv;
+    assert_int_equal(ops.token_revoked(ops.ctx, "jti-1", 1999, &rv), WD_OK);
+    assert_true(rv);
+    assert_int_equal(ops.token_revoked(ops.ctx, "jti-1", 2000, &rv), WD_OK);
+    assert_false(rv);
+    assert_int_equal(ops.token_revoked(ops.ctx, "jti-2", INT64_MAX, &rv), WD_OK);
+    assert_true(rv);
+    assert_int_equal(ops.token_revoked(ops.ctx, "jti-3", 0, &rv), WD_OK);
+    assert_false(rv);
+    struct token_revoked r3 = {"jti-3", 3000, 2500, "admin"}; /* purges jti-1 (ended) */
+    assert_int_equal(store_write(s, tx_token_revoke, &r3), WD_OK);
+    struct token_revoked bad = {"", 0, 1, "admin"};
+    assert_int_equal(store_write(s, tx_token_revoke, &bad), WD_EINVAL);
+    bad = (struct token_revoked){"x", 5, 10, "admin"}; /* until before now */
+    assert_int_equal(store_write(s, tx_token_revoke, &bad), WD_EINVAL);
+
+    /* Signing keys: the first candidate is kept, later ones are ignored. */
+    struct token_signing k1 = {.kid = "k1", .created = 7}, k2 = {.kid = "k2"}, out;
+    memset(k1.ed_sk, 0xAB, sizeof k1.ed_sk);
+    assert_int_equal(ops.token_signing(ops.ctx, NULL, &out), WD_ENOTFOUND);
+    assert_int_equal(ops.token_signing(ops.ctx, &k1, &out), WD_OK);
+    assert_string_equal(out.kid, "k1");
+    assert_int_equal(ops.token_signing(ops.ctx, &k2, &out), WD_OK);
+    assert_string_equal(out.kid, "k1");
+    assert_memory_equal(out.ed_sk, k1.ed_sk, sizeof k1.ed_sk);
+
+    /* Every record decodes; then delete the issuer. */
+    size_t problems = 9;
+    assert_int_equal(store_verify(s, on_problem, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    assert_int_equal(store_write(s, tx_issuer_del, "idp"), WD_OK);
+    assert_int_equal(store_write(s, tx_issuer_del, "idp"), WD_ENOTFOUND);
+    store_close(s);
+}
+
 static enum wd_err tx_import(struct store_txn *t, void *arg)
 {
     struct importer_counts c;
@@ -1416,6 +1532,7 @@ int main(void)
         T(test_certs),
         T(test_backend_ops),
         T(test_importer),
+        T(test_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
