@@ -132,6 +132,11 @@ struct backend_ops {
     /* Append to the audit ring (actor "broker" for the broker's own entries). */
     enum wd_err (*audit)(void *ctx, const char *actor, const char *action, const char *target,
                          const char *result);
+    /* Optional (NULL: none). Returns owned: the last limit audit entries, oldest first,
+     * free with backend_audit_free(). */
+    enum wd_err (*audit_recent)(void *ctx, size_t limit, struct audit_entry **out, size_t *n);
+    /* Optional (NULL: none). The generation counter and the bytes the store uses. */
+    enum wd_err (*store_stat)(void *ctx, uint64_t *generation, uint64_t *bytes);
 };
 
 /* Free what r owns (not r itself). */

