@@ -1,7 +1,9 @@
 /*
  * scr_overview.c - screen 1: uptime, version, listeners, connections,
- * traffic rates with sparklines of the last minutes, retained messages and
- * memory. Everything comes from the stats snapshot and the model's rates.
+ * traffic rates with sparklines of the last minutes, authentication
+ * successes and failures and rule denials per minute, retained messages,
+ * memory, and the store's generation and size. Everything comes from the
+ * stats snapshot and the model's rates.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -82,7 +84,20 @@ static void draw(struct tui *t, int y, int h, int w)
         rate_row(t, r++, w, "Bytes out", SER_BYTES_OUT, true, "");
     if (r < end)
         rate_row(t, r++, w, "Successful connects", SER_CONNECTS, false, "");
+    if (r < end)
+        rate_row(t, r++, w, "Auth failures", SER_AUTH_FAIL, false, "");
+    if (r < end)
+        rate_row(t, r++, w, "Denials", SER_DENIALS, false, "");
     r++;
+    snprintf(v, sizeof v, "%llu succeeded, %llu failed",
+             (unsigned long long)model_rates_window(&t->rates, SER_CONNECTS, 60000),
+             (unsigned long long)model_rates_window(&t->rates, SER_AUTH_FAIL, 60000));
+    if (r < end)
+        row(r++, w, "Auth, last minute", v);
+    snprintf(v, sizeof v, "%llu",
+             (unsigned long long)model_rates_window(&t->rates, SER_DENIALS, 60000));
+    if (r < end)
+        row(r++, w, "Denials, last minute", v);
     widget_fmt_count(a, sizeof a, (double)s->msgs_received);
     widget_fmt_count(b, sizeof b, (double)s->msgs_sent);
     snprintf(v, sizeof v, "%s in, %s out, %llu dropped", a, b,
@@ -94,15 +109,26 @@ static void draw(struct tui *t, int y, int h, int w)
     snprintf(v, sizeof v, "%s in, %s out", a, b);
     if (r < end)
         row(r++, w, "Bytes total", v);
-    snprintf(v, sizeof v, "%llu successful since start", (unsigned long long)s->connects_total);
+    snprintf(v, sizeof v, "%llu succeeded, %llu failed since start; %llu denials",
+             (unsigned long long)s->connects_total, (unsigned long long)s->auth_failures,
+             (unsigned long long)s->denials);
     if (r < end)
-        row(r++, w, "Authenticated", v);
+        row(r++, w, "Authentication", v);
     snprintf(v, sizeof v, "%llu", (unsigned long long)s->retained);
     if (r < end)
         row(r++, w, "Retained messages", v);
     widget_fmt_bytes(v, sizeof v, (double)s->mem_in_use);
     if (r < end)
         row(r++, w, "Memory in use", v);
+    if (s->store_generation) {
+        widget_fmt_bytes(a, sizeof a, (double)s->store_bytes);
+        snprintf(v, sizeof v, "generation %llu, %s in use",
+                 (unsigned long long)s->store_generation, a);
+    } else {
+        snprintf(v, sizeof v, "- (no store)");
+    }
+    if (r < end)
+        row(r++, w, "Store", v);
 }
 
 static unsigned key(struct tui *t, enum action a, int ch)

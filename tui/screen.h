@@ -98,6 +98,8 @@ struct tui {
     int log_level;                   /* log screen: most verbose level shown, 0 error..4 debug */
     int log_source;                  /* log screen: 0 log and audit, 1 log only, 2 audit only */
     bool log_paused;                 /* log screen: not updated until unpaused */
+    char (*log_view)[TUI_LOG_LINE];  /* malloc'd: log lines and audit entries merged by time */
+    size_t nview;
     struct explain_form explain;
     tui_prompt_fn prompt_fn;
 

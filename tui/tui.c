@@ -278,6 +278,7 @@ static void tui_fini(struct tui *t)
     admin_audits_free(&t->audit);
     free(t->detail_id);
     free(t->log);
+    free(t->log_view);
 }
 
 enum tui_end tui_run(const struct tui_ops *ops)
