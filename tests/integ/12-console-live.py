@@ -242,4 +242,82 @@ def resize_then_quit_restores_the_terminal():
             c.close()
 
 
+def connect_many(b, n, prefix, deadline_s=60):
+    """n MQTT 3.1.1 connections (client ids PREFIX0000...), each CONNECTed and
+    CONNACKed; returns the sockets. Bounded by deadline_s."""
+    socks = []
+    pending = {}
+    deadline = time.monotonic() + deadline_s
+    try:
+        for i in range(n):
+            cid = ("%s%04d" % (prefix, i)).encode()
+            body = (b"\x00\x04MQTT\x04\x02\x00\x00" + len(cid).to_bytes(2, "big") + cid)
+            s = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+            s.sendall(bytes([0x10, len(body)]) + body)
+            socks.append(s)
+            pending[s] = b""
+            # Read CONNACKs as we go, so that the broker's accept queue never backs up.
+            for t in [t for t in pending if len(pending[t]) < 4]:
+                t.setblocking(False)
+                try:
+                    pending[t] += t.recv(4 - len(pending[t]))
+                except BlockingIOError:
+                    pass
+                t.setblocking(True)
+            assert time.monotonic() < deadline, "connecting %d clients took too long" % n
+        for t in socks:
+            t.settimeout(max(0.1, deadline - time.monotonic()))
+            while len(pending[t]) < 4:
+                chunk = t.recv(4 - len(pending[t]))
+                assert chunk, "connection closed before CONNACK"
+                pending[t] += chunk
+            assert pending[t] == b"\x20\x02\x00\x00", pending[t]
+        return socks
+    except BaseException:
+        for t in socks:
+            t.close()
+        raise
+
+
+@lib.case
+def thousand_clients_console_stays_responsive():
+    need_console()
+    with lib.Broker(extra="max_connections 0\n") as b:
+        socks = connect_many(b, 1000, "load-")
+        c = Console(b)
+        try:
+            s = c.pane
+            s.keys("2")
+            s.wait_for(r"1000 sessions  \(sorted by Client id\)", timeout=20)
+            # Each key acts within the deadline while 1,000 sessions refresh every second.
+            steps = [(("G",), r"load-0999"),  # End and Home: G and g (tmux sends its own End)
+                     (("g",), r"load-0000"),
+                     (("/",), r"(?m)^Filter:"),
+                     (("-l", "0777"), r"1 of 1000 sessions match '0777'"),
+                     (("Enter",), r"load-0777\s+-\s+anonymous"),
+                     (("Escape", "/", "Escape"), r"1000 sessions  \(sorted by Client id\)"),
+                     ((">",), r"sorted by Identity"),
+                     (("r",), r"descending"),
+                     (("Enter",), r"\[Session\]"),
+                     (("Escape",), r"\[Sessions\]")]
+            for keys, want in steps:
+                t0 = time.monotonic()
+                if keys[0] == "-l":
+                    s.text(keys[1])
+                else:
+                    s.keys(*keys)
+                s.wait_for(want, timeout=5)
+                if os.environ.get("VERBOSE"):
+                    sys.stderr.write("  %-20s %.2fs\n" % (" ".join(keys),
+                                                          time.monotonic() - t0))
+            s.keys("q")
+            assert s.wait_exit(10) == 0
+            c.assert_clean()
+            assert b.proc.poll() is None, "the broker stopped"
+        finally:
+            c.close()
+            for t in socks:
+                t.close()
+
+
 lib.run()
