@@ -295,7 +295,10 @@ bool perms_denied(struct session *s, unsigned action, const char *topic, size_t 
     s->b->stats.denials++;
     if (st && st->audit_at_ms && now - st->audit_at_ms < PERMS_AUDIT_EVERY_MS) {
         st->suppressed++;
-        note_denial(s, action, topic, tlen, qos, retain, 0, false);
+        /* The client's own requests each get a flight recorder entry; refused
+         * deliveries (one per message routed) only within the audit's rate. */
+        if (action != RULE_RECEIVE)
+            note_denial(s, action, topic, tlen, qos, retain, 0, false);
     } else if (st) {
         note_denial(s, action, topic, tlen, qos, retain, st->suppressed, true);
         st->audit_at_ms = now ? now : 1;
