@@ -611,7 +611,13 @@ void session_free_all(struct broker *b)
 void session_note(struct broker *b, const char *client_id, enum flight_kind k, const char *fmt,
                   ...)
 {
-    struct session *s = client_id ? session_find(b, client_id, strlen(client_id)) : NULL;
+    if (!client_id)
+        return;
+    struct session *s = session_find(b, client_id, strlen(client_id));
+    /* The connect code names a client "ID user=NAME" when it gave a user name. */
+    const char *u = strstr(client_id, " user=");
+    if (!s && u)
+        s = session_find(b, client_id, (size_t)(u - client_id));
     if (!s)
         return;
     char text[FLIGHT_TEXT + 1];

@@ -157,7 +157,10 @@ bool session_may(const struct session *s, unsigned action, const char *topic, si
 /* Permissions changed: remove subscriptions they no longer allow (logged). */
 void session_recheck(struct session *s);
 
-/* Record an event in the flight recorder of the session client_id, if there is one. */
+/*
+ * Record an event in the flight recorder of the session client_id, if there
+ * is one. client_id may be as the connect log names a client: "ID user=NAME".
+ */
 void session_note(struct broker *b, const char *client_id, enum flight_kind k, const char *fmt,
                   ...) __attribute__((format(printf, 4, 5)));
 

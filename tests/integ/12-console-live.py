@@ -104,6 +104,12 @@ def flight_recorder_shows_denied_subscribe_and_explain():
             s.wait_for(r"\d\d:\d\d:\d\d\.\d\d\d\s+subscribe\s+public/# QoS 0: granted QoS 0")
             s.wait_for(r"\d\d:\d\d:\d\d\.\d\d\d\s+subscribe\s+secret/x QoS 0: refused 0x87")
             s.wait_for(r"deny\s+subscribe secret/x QoS 0: denied: no rule")
+            # Someone else's CONNECT with this client id and a bad password: refused, recorded.
+            r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port), "-V", "5",
+                                "-i", "fr-client", "-u", "mallory", "-P", "wrong", "-t", "public/a",
+                                "-m", "x"], capture_output=True, timeout=20)
+            assert r.returncode != 0, r
+            s.wait_for(r"refused\s+CONNECT from 127\.0\.0\.1:\d+ refused: bad user name or pass")
             # x: Explain, prefilled with this client; the topic is what is left to type.
             s.keys("x")
             s.wait_for(r"\[Explain\]")
