@@ -33,7 +33,7 @@
     X(ACT_FILTER, '/', 0, "/", "sessions, log", "Filter as you type (Enter keeps, Esc clears)") \
     X(ACT_ENTER, '\n', KEY_ENTER, "Enter", "sessions, explain",                              \
       "Session detail with subscriptions; explain: edit or change the field")               \
-    X(ACT_KICK, 'k', 0, "k", "sessions", "Disconnect the selected client (asks first)")     \
+    X(ACT_KICK, 'k', 0, "k", "sessions, detail", "Disconnect the selected client (asks first)") \
     X(ACT_EXPLAIN, 'x', 0, "x", "sessions, detail",                                         \
       "Explain a topic for the selected client (opens screen 8 with it)")                   \
     X(ACT_PAUSE, 'Z', 'z', "Z z", "log", "Pause or resume the log and audit view")          \
