@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "broker.h"
 #include "conn.h"
+#include "flight.h"
 #include "log.h"
 #include "mem.h"
 #include "perms.h"
@@ -28,7 +30,9 @@
 #include "topic.h"
 #include "tree.h"
 
-enum admin_op { OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_COUNT };
+enum admin_op {
+    OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
+};
 
 struct request {
     enum admin_op op;
@@ -49,6 +53,8 @@ struct admin {
     pthread_cond_t cond;
     struct request *head, *tail;
     bool closed;
+    struct backend_ops store;  /* copy; store.ctx NULL: no store */
+    bool have_store;
 };
 
 typedef enum wd_err (*op_fn)(struct broker *b, struct request *r);
@@ -59,6 +65,7 @@ static enum wd_err op_stats(struct broker *b, struct request *r);
 static enum wd_err op_disconnect(struct broker *b, struct request *r);
 static enum wd_err op_shutdown(struct broker *b, struct request *r);
 static enum wd_err op_explain(struct broker *b, struct request *r);
+static enum wd_err op_flight(struct broker *b, struct request *r);
 
 static const op_fn ops[OP_COUNT] = {
     [OP_SESSIONS] = op_sessions,
@@ -67,6 +74,7 @@ static const op_fn ops[OP_COUNT] = {
     [OP_DISCONNECT] = op_disconnect,
     [OP_SHUTDOWN] = op_shutdown,
     [OP_EXPLAIN] = op_explain,
+    [OP_FLIGHT] = op_flight,
 };
 
 const struct admin_command admin_commands[] = {
@@ -77,6 +85,8 @@ const struct admin_command admin_commands[] = {
     {"shutdown", "", "stop the broker"},
     {"explain", "CLIENT_ID ACTION TOPIC [QOS] [RETAIN]",
      "which rule decides a request of a connected client, and the verdict"},
+    {"flight", "CLIENT_ID", "a session's last control events (its flight recorder)"},
+    {"audit", "MAX", "the store's most recent audit entries"},
 };
 const size_t admin_ncommands = sizeof admin_commands / sizeof admin_commands[0];
 
@@ -103,12 +113,16 @@ static void on_wake(struct loop_io *io, unsigned events)
     }
 }
 
-struct admin *admin_new(struct broker *b)
+struct admin *admin_new(struct broker *b, const struct backend_ops *store)
 {
     struct admin *a = wd_calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->b = b;
+    if (store) {
+        a->store = *store;
+        a->have_store = true;
+    }
     a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->efd < 0) {
         log_error("eventfd: %s", strerror(errno));
@@ -201,6 +215,17 @@ static enum wd_err copy_session(const struct session *s, struct admin_session *o
     if (s->username && !(o->username = wd_strdup(s->username)))
         return WD_ENOMEM;
     const struct conn *c = s->conn;
+    if (s->perms && s->perms->n) {
+        size_t len = 1;
+        for (size_t i = 0; i < s->perms->n; i++)
+            len += strlen(s->perms->lists[i].name) + 2;
+        if (!(o->roles = wd_malloc(len)))
+            return WD_ENOMEM;
+        o->roles[0] = '\0';
+        for (size_t i = 0; i < s->perms->n; i++)
+            snprintf(o->roles + strlen(o->roles), len - strlen(o->roles), "%s%s", i ? ", " : "",
+                     s->perms->lists[i].name);
+    }
     o->version = s->version;
     o->connected = c && c->state == CONN_ACTIVE;
     o->subscriptions = s->nsubs;
@@ -307,6 +332,34 @@ static enum wd_err op_stats(struct broker *b, struct request *r)
     o->msgs_dropped = b->stats.msgs_dropped;
     o->connects_total = b->stats.connects_total;
     o->mem_in_use = mem_in_use();
+    o->auth_failures = b->stats.auth_failures;
+    o->denials = b->stats.denials;
+    return WD_OK;
+}
+
+static enum wd_err op_flight(struct broker *b, struct request *r)
+{
+    struct admin_events *out = r->out;
+    out->n = 0;
+    out->v = NULL;
+    struct session *s = session_find(b, r->arg, strlen(r->arg));
+    if (!s)
+        return WD_ENOTFOUND;
+    size_t n = flight_count(s->flight);
+    out->v = wd_calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v)
+        return WD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct flight_event *ev = flight_at(s->flight, i);
+        struct admin_event *o = &out->v[out->n];
+        if (!(o->text = wd_strdup(ev->text))) {
+            admin_events_free(out);
+            return WD_ENOMEM;
+        }
+        out->n++;
+        o->ms = ev->ms;
+        snprintf(o->kind, sizeof o->kind, "%s", flight_kind_name((enum flight_kind)ev->kind));
+    }
     return WD_OK;
 }
 
@@ -316,6 +369,7 @@ static enum wd_err op_disconnect(struct broker *b, struct request *r)
     if (!s || !s->conn || s->conn->state != CONN_ACTIVE)
         return WD_ENOTFOUND;
     log_notice("admin: disconnecting client=%s", s->client_id);
+    flight_note(&s->flight, FL_KICK, "disconnected by an administrator");
     conn_close(s->conn, MQTT_RC_ADMIN_ACTION, true, true);
     return WD_OK;
 }
@@ -343,6 +397,7 @@ void admin_sessions_free(struct admin_sessions *s)
         wd_free(s->v[i].token_sub);
         wd_free(s->v[i].token_iss);
         wd_free(s->v[i].token_scope);
+        wd_free(s->v[i].roles);
     }
     wd_free(s->v);
     s->v = NULL;
@@ -365,7 +420,69 @@ void admin_subs_free(struct admin_subs *s)
 
 enum wd_err admin_get_stats(struct admin *a, struct admin_stats *out)
 {
-    return call(a, OP_STATS, NULL, out);
+    enum wd_err e = call(a, OP_STATS, NULL, out);
+    /* The store is asked here, on the caller's thread: an LMDB read
+     * transaction is cheap, but the broker thread takes none it can avoid. */
+    if (e == WD_OK && a->have_store && a->store.store_stat &&
+        a->store.store_stat(a->store.ctx, &out->store_generation, &out->store_bytes) != WD_OK)
+        out->store_generation = out->store_bytes = 0;
+    return e;
+}
+
+enum wd_err admin_session_flight(struct admin *a, const char *client_id, struct admin_events *out)
+{
+    return call(a, OP_FLIGHT, client_id, out);
+}
+
+void admin_events_free(struct admin_events *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        wd_free(e->v[i].text);
+    wd_free(e->v);
+    e->v = NULL;
+    e->n = 0;
+}
+
+enum wd_err admin_audit_recent(struct admin *a, size_t max, struct admin_audits *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    if (!max || max > ADMIN_AUDIT_MAX)
+        return WD_EINVAL;
+    if (!a->have_store || !a->store.audit_recent)
+        return WD_ENOTFOUND;
+    struct audit_entry *v = NULL;
+    size_t n = 0;
+    enum wd_err e = a->store.audit_recent(a->store.ctx, max, &v, &n);
+    if (e)
+        return e;
+    out->v = wd_calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v) {
+        backend_audit_free(v, n);
+        return WD_ENOMEM;
+    }
+    /* Move the strings over: the two structs differ only in name. */
+    for (size_t i = 0; i < n; i++) {
+        out->v[i] = (struct admin_audit){v[i].seq, v[i].time, v[i].actor, v[i].action,
+                                         v[i].target, v[i].result};
+        v[i].actor = v[i].action = v[i].target = v[i].result = NULL;
+    }
+    out->n = n;
+    backend_audit_free(v, n);
+    return WD_OK;
+}
+
+void admin_audits_free(struct admin_audits *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        wd_free(e->v[i].actor);
+        wd_free(e->v[i].action);
+        wd_free(e->v[i].target);
+        wd_free(e->v[i].result);
+    }
+    wd_free(e->v);
+    e->v = NULL;
+    e->n = 0;
 }
 
 enum wd_err admin_disconnect(struct admin *a, const char *client_id)

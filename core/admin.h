@@ -17,6 +17,7 @@
 #include "err.h"
 
 struct admin;
+struct backend_ops;
 struct broker;
 
 struct admin_session {
@@ -46,6 +47,8 @@ struct admin_session {
     char *cert_sans;          /* owned: "DNS:a, URI:b, email:c" */
     char cert_fingerprint[65]; /* SHA-256, hex */
     int64_t cert_not_after;   /* expiry, seconds since the epoch */
+    char *roles;              /* owned: effective rule lists in order, "user a, role ops,
+                                 role default"; NULL without permissions */
 };
 
 struct admin_sessions {
@@ -78,10 +81,42 @@ struct admin_stats {
     uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent, msgs_dropped;
     uint64_t connects_total;
     uint64_t mem_in_use;      /* bytes allocated through mem.c */
+    uint64_t auth_failures;   /* CONNECTs refused by authentication or identity policy */
+    uint64_t denials;         /* publishes, subscribes, deliveries refused by topic rules */
+    uint64_t store_generation; /* the store's generation counter (0: no store) */
+    uint64_t store_bytes;     /* store file bytes in use (0: no store) */
 };
 
-/* Create the interface for b (called by broker_new on the broker thread). NULL on failure. */
-struct admin *admin_new(struct broker *b);
+/* One flight recorder event of a session (flight.h). */
+struct admin_event {
+    int64_t ms;               /* wall clock, milliseconds since the epoch */
+    char kind[16];            /* "connect", "subscribe", "deny", ... */
+    char *text;               /* owned */
+};
+
+struct admin_events {
+    size_t n;
+    struct admin_event *v;    /* owned array, oldest first */
+};
+
+/* One audit entry of the store. */
+struct admin_audit {
+    uint64_t seq;
+    int64_t time;             /* Unix seconds */
+    char *actor, *action, *target, *result; /* owned */
+};
+
+struct admin_audits {
+    size_t n;
+    struct admin_audit *v;    /* owned array, oldest first */
+};
+
+/*
+ * Create the interface for b (called by broker_new on the broker thread).
+ * ops: the store (copied; NULL: none), read by admin_audit_recent and for the
+ * store fields of admin_get_stats on the calling thread. NULL on failure.
+ */
+struct admin *admin_new(struct broker *b, const struct backend_ops *ops);
 /* The broker loop has ended: fail every pending and later call with WD_ECLOSED. */
 void admin_close(struct admin *a);
 /* admin_close(), then free. */
@@ -101,7 +136,22 @@ void admin_sessions_free(struct admin_sessions *s);
 enum wd_err admin_session_subs(struct admin *a, const char *client_id, struct admin_subs *out);
 void admin_subs_free(struct admin_subs *s);
 
+/* Counters; the store fields are read on the calling thread, off the broker's. */
 enum wd_err admin_get_stats(struct admin *a, struct admin_stats *out);
+
+/* A session's flight recorder, oldest first. WD_ENOTFOUND for an unknown client id.
+ * Returns owned: free with admin_events_free(). */
+enum wd_err admin_session_flight(struct admin *a, const char *client_id, struct admin_events *out);
+void admin_events_free(struct admin_events *e);
+
+/*
+ * The last max (1..ADMIN_AUDIT_MAX) audit entries of the store, oldest first,
+ * read through the backend on the calling thread (never the broker's).
+ * WD_ENOTFOUND without a store. Returns owned: free with admin_audits_free().
+ */
+#define ADMIN_AUDIT_MAX 1000
+enum wd_err admin_audit_recent(struct admin *a, size_t max, struct admin_audits *out);
+void admin_audits_free(struct admin_audits *e);
 
 /* Disconnect a connected client (5.0: DISCONNECT 0x98 Administrative action; the
  * will is sent). WD_ENOTFOUND if no such client is connected. */

@@ -123,19 +123,21 @@ static enum wd_err error_by_name(const char *name)
 }
 
 /*
- * Send "verb [arg]" and read the reply header: *count records follow.
- * A server-side error comes back as itself, with the connection still good.
+ * Send "verb [field TAB field ...]" (nf fields, each escaped) and read the
+ * reply header: *count records follow. A server-side error comes back as
+ * itself, with the connection still good.
  */
-static enum wd_err request(struct admin_client *c, const char *verb, const char *arg,
-                           size_t *count)
+static enum wd_err request_fields(struct admin_client *c, const char *verb,
+                                  const char *const *fields, size_t nf, size_t *count)
 {
     if (c->fd < 0)
         return WD_ECLOSED;
     struct buf req;
     buf_init(&req);
     enum wd_err e = buf_append(&req, verb, strlen(verb));
-    if (!e && arg && !(e = buf_append_u8(&req, ' ')))
-        e = admin_sock_put_str(&req, arg);
+    for (size_t i = 0; !e && i < nf; i++)
+        if (!(e = buf_append_u8(&req, i ? '\t' : ' ')))
+            e = admin_sock_put_str(&req, fields[i]);
     if (!e)
         e = buf_append_u8(&req, '\n');
     for (size_t off = 0; !e && off < buf_used(&req);) {
@@ -164,6 +166,13 @@ static enum wd_err request(struct admin_client *c, const char *verb, const char 
         return broken(c, WD_EPROTOCOL);
     *count = (size_t)n;
     return WD_OK;
+}
+
+/* request_fields() with no argument or one. */
+static enum wd_err request(struct admin_client *c, const char *verb, const char *arg,
+                           size_t *count)
+{
+    return request_fields(c, verb, &arg, arg ? 1 : 0, count);
 }
 
 enum wd_err admin_client_hello(struct admin_client *c, char *version, size_t vn, long *pid,
@@ -306,5 +315,64 @@ enum wd_err admin_client_log(struct admin_client *c, char *lines, size_t line_si
         snprintf(lines + i * line_size, line_size, "%s", v);
     }
     *count = n;
+    return WD_OK;
+}
+
+enum wd_err admin_client_flight(struct admin_client *c, const char *client_id,
+                                struct admin_events *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    size_t n;
+    enum wd_err e = request(c, "flight", client_id, &n);
+    if (e)
+        return e;
+    e = read_records(c, n, admin_sock_event_fields, admin_sock_nevent_fields, sizeof *out->v,
+                     offsetof(struct admin_event, text), (void **)&out->v, &out->n);
+    if (e) {
+        admin_events_free(out);
+        return broken(c, e);
+    }
+    return WD_OK;
+}
+
+enum wd_err admin_client_audit(struct admin_client *c, size_t max, struct admin_audits *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    char arg[24];
+    snprintf(arg, sizeof arg, "%zu", max);
+    size_t n;
+    enum wd_err e = request(c, "audit", arg, &n);
+    if (e)
+        return e;
+    if (n > max)
+        return broken(c, WD_EPROTOCOL);
+    e = read_records(c, n, admin_sock_audit_fields, admin_sock_naudit_fields, sizeof *out->v,
+                     offsetof(struct admin_audit, action), (void **)&out->v, &out->n);
+    if (e) {
+        admin_audits_free(out);
+        return broken(c, e);
+    }
+    return WD_OK;
+}
+
+enum wd_err admin_client_explain(struct admin_client *c, const struct admin_explain_req *req,
+                                 struct admin_explanation *out)
+{
+    memset(out, 0, sizeof *out);
+    char qos[4], retain[4];
+    snprintf(qos, sizeof qos, "%u", req->qos);
+    snprintf(retain, sizeof retain, "%d", req->retain ? 1 : 0);
+    const char *f[] = {req->client_id, req->action, req->topic, qos, retain, req->user};
+    size_t n;
+    enum wd_err e = request_fields(c, "explain", f, sizeof f / sizeof f[0], &n);
+    if (e)
+        return e;
+    char *line;
+    if (n != 1 || (e = read_line(c, &line)))
+        return broken(c, e ? e : WD_EPROTOCOL);
+    if ((e = admin_sock_decode(line, admin_sock_explain_fields, admin_sock_nexplain_fields, out)))
+        return broken(c, e);
     return WD_OK;
 }

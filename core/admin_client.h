@@ -28,6 +28,12 @@ enum wd_err admin_client_subs(struct admin_client *c, const char *client_id,
 enum wd_err admin_client_stats(struct admin_client *c, struct admin_stats *out);
 enum wd_err admin_client_disconnect(struct admin_client *c, const char *client_id);
 enum wd_err admin_client_shutdown(struct admin_client *c);
+enum wd_err admin_client_flight(struct admin_client *c, const char *client_id,
+                                struct admin_events *out);
+/* Up to max (1..ADMIN_AUDIT_MAX) recent audit entries, oldest first (admin_audits_free). */
+enum wd_err admin_client_audit(struct admin_client *c, size_t max, struct admin_audits *out);
+enum wd_err admin_client_explain(struct admin_client *c, const struct admin_explain_req *req,
+                                 struct admin_explanation *out);
 /* Up to max recent log lines of line_size bytes each, oldest first; *n = lines. */
 enum wd_err admin_client_log(struct admin_client *c, char *lines, size_t line_size, size_t max,
                              size_t *n);

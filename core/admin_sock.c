@@ -39,7 +39,7 @@ const struct admin_sock_field admin_sock_session_fields[] = {
     SF(inflight, ASF_U32),      SF(queued, ASF_U32),        SF(expiry, ASF_U32),
     SF(auth_method, ASF_CHARS), SF(tls_version, ASF_CHARS), SF(tls_cipher, ASF_CHARS),
     SF(cert_subject, ASF_STR),  SF(cert_issuer, ASF_STR),   SF(cert_sans, ASF_STR),
-    SF(cert_fingerprint, ASF_CHARS), SF(cert_not_after, ASF_I64),
+    SF(cert_fingerprint, ASF_CHARS), SF(cert_not_after, ASF_I64), SF(roles, ASF_STR),
     SF(token_sub, ASF_STR),     SF(token_iss, ASF_STR),     SF(token_scope, ASF_STR),
     SF(token_exp, ASF_I64),
 };
@@ -60,10 +60,34 @@ const struct admin_sock_field admin_sock_stats_fields[] = {
     TF(peak_clients, ASF_U64),   TF(sessions, ASF_U64),       TF(subscriptions, ASF_U64),
     TF(retained, ASF_U64),       TF(msgs_received, ASF_U64),  TF(msgs_sent, ASF_U64),
     TF(bytes_received, ASF_U64), TF(bytes_sent, ASF_U64),     TF(msgs_dropped, ASF_U64),
-    TF(connects_total, ASF_U64), TF(mem_in_use, ASF_U64),
+    TF(connects_total, ASF_U64), TF(mem_in_use, ASF_U64),     TF(auth_failures, ASF_U64),
+    TF(denials, ASF_U64),        TF(store_generation, ASF_U64), TF(store_bytes, ASF_U64),
 };
 const size_t admin_sock_nstats_fields =
     sizeof admin_sock_stats_fields / sizeof admin_sock_stats_fields[0];
+
+#define EF(f, t) F(struct admin_event, s, f, t)
+const struct admin_sock_field admin_sock_event_fields[] = {
+    EF(ms, ASF_I64), EF(kind, ASF_CHARS), EF(text, ASF_STR),
+};
+const size_t admin_sock_nevent_fields =
+    sizeof admin_sock_event_fields / sizeof admin_sock_event_fields[0];
+
+#define AF(f, t) F(struct admin_audit, s, f, t)
+const struct admin_sock_field admin_sock_audit_fields[] = {
+    AF(seq, ASF_U64),    AF(time, ASF_I64),   AF(actor, ASF_STR),
+    AF(action, ASF_STR), AF(target, ASF_STR), AF(result, ASF_STR),
+};
+const size_t admin_sock_naudit_fields =
+    sizeof admin_sock_audit_fields / sizeof admin_sock_audit_fields[0];
+
+#define XF(f, t) F(struct admin_explanation, s, f, t)
+const struct admin_sock_field admin_sock_explain_fields[] = {
+    XF(allow, ASF_BOOL),   XF(matched, ASF_BOOL), XF(granted, ASF_U8),   XF(user, ASF_CHARS),
+    XF(list, ASF_CHARS),   XF(index, ASF_U32),    XF(rule, ASF_CHARS),   XF(reason, ASF_CHARS),
+};
+const size_t admin_sock_nexplain_fields =
+    sizeof admin_sock_explain_fields / sizeof admin_sock_explain_fields[0];
 
 /* ---- wire format ---- */
 
@@ -285,10 +309,33 @@ static enum wd_err put_header(struct buf *b, size_t n)
     return buf_append(b, h, (size_t)k);
 }
 
+/* "explain CLIENT_ID ACTION TOPIC QOS RETAIN [USER]": the fields after the client id in rest. */
+static enum wd_err serve_explain(struct admin_sock *s, char *client_id, char *rest,
+                                 struct buf *out)
+{
+    char *action, *topic, *qos, *retain;
+    uint64_t q, r;
+    if (!admin_sock_next(&rest, &action, NULL) || !admin_sock_next(&rest, &topic, NULL) ||
+        !admin_sock_next(&rest, &qos, NULL) || !admin_sock_next(&rest, &retain, NULL) ||
+        !action || !topic || !parse_u64(qos, 2, &q) || !parse_u64(retain, 1, &r))
+        return WD_EINVAL;
+    char *user = NULL; /* optional sixth field: the identity the asker expects */
+    if (rest && !admin_sock_next(&rest, &user, NULL))
+        return WD_EINVAL;
+    struct admin_explain_req req = {.client_id = client_id, .user = user, .action = action,
+                                     .topic = topic, .qos = (uint8_t)q, .retain = r != 0};
+    struct admin_explanation x;
+    enum wd_err e = admin_explain(s->a, &req, &x);
+    if (e || (e = put_header(out, 1)))
+        return e;
+    return admin_sock_encode(out, admin_sock_explain_fields, admin_sock_nexplain_fields, &x);
+}
+
 /* Carry out one request line; the reply goes to out. */
 static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, struct buf *out)
 {
     char *arg = strchr(line, ' ');
+    char *rest = NULL; /* fields after the first, for verbs that take several */
     if (arg) {
         *arg++ = '\0';
         char *v;
@@ -296,6 +343,7 @@ static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, st
         if (!admin_sock_next(&cur, &v, NULL) || !v)
             return WD_EMALFORMED;
         arg = v;
+        rest = cur;
     }
     enum wd_err e;
     if (!strcmp(line, "hello")) {
@@ -350,6 +398,33 @@ static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, st
             return e;
         return put_header(out, 0);
     }
+    if (!strcmp(line, "flight") && arg) {
+        struct admin_events ev;
+        if ((e = admin_session_flight(s->a, arg, &ev)))
+            return e;
+        e = put_header(out, ev.n);
+        for (size_t i = 0; !e && i < ev.n; i++)
+            e = admin_sock_encode(out, admin_sock_event_fields, admin_sock_nevent_fields,
+                                  &ev.v[i]);
+        admin_events_free(&ev);
+        return e;
+    }
+    if (!strcmp(line, "audit") && arg) {
+        uint64_t max;
+        struct admin_audits au;
+        if (!parse_u64(arg, ADMIN_AUDIT_MAX, &max))
+            return WD_EINVAL;
+        if ((e = admin_audit_recent(s->a, (size_t)max, &au)))
+            return e;
+        e = put_header(out, au.n);
+        for (size_t i = 0; !e && i < au.n; i++)
+            e = admin_sock_encode(out, admin_sock_audit_fields, admin_sock_naudit_fields,
+                                  &au.v[i]);
+        admin_audits_free(&au);
+        return e;
+    }
+    if (!strcmp(line, "explain") && arg)
+        return serve_explain(s, arg, rest, out);
     if (!strcmp(line, "log") && arg) {
         uint64_t max;
         if (!parse_u64(arg, LOG_RING_LINES, &max))

@@ -15,6 +15,10 @@
  *            disconnect CLIENT_ID  -> 0 records
  *            shutdown              -> 0 records
  *            log MAX               -> up to MAX records of one field: a log line
+ *            flight CLIENT_ID      -> N records (admin_sock_event_fields), oldest first
+ *            audit MAX             -> up to MAX records (admin_sock_audit_fields), oldest first
+ *            explain CLIENT_ID ACTION TOPIC QOS RETAIN [USER] (fields, TAB-separated)
+ *                                  -> 1 record (admin_sock_explain_fields)
  * The peer's OS user (SO_PEERCRED) is the actor: logged at attach and with
  * every change. Only the broker's own user and root may attach.
  * Thread: the server runs on its own thread and reaches the broker only
@@ -67,6 +71,12 @@ extern const struct admin_sock_field admin_sock_sub_fields[];
 extern const size_t admin_sock_nsub_fields;
 extern const struct admin_sock_field admin_sock_stats_fields[];
 extern const size_t admin_sock_nstats_fields;
+extern const struct admin_sock_field admin_sock_event_fields[];
+extern const size_t admin_sock_nevent_fields;
+extern const struct admin_sock_field admin_sock_audit_fields[];
+extern const size_t admin_sock_naudit_fields;
+extern const struct admin_sock_field admin_sock_explain_fields[];
+extern const size_t admin_sock_nexplain_fields;
 
 /* Append s escaped (NULL as a lone "%"). */
 enum wd_err admin_sock_put_str(struct buf *b, const char *s);

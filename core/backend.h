@@ -218,6 +218,11 @@ struct backend_ops {
      * read or that valid() refuses keeps the stored keys. *n: issuers reloaded. */
     enum wd_err (*token_issuers_reload)(void *ctx, bool (*valid)(const uint8_t *, size_t),
                                         size_t *n);
+    /* Optional (NULL: none). Returns owned: the last limit audit entries, oldest first,
+     * free with backend_audit_free(). */
+    enum wd_err (*audit_recent)(void *ctx, size_t limit, struct audit_entry **out, size_t *n);
+    /* Optional (NULL: none). The generation counter and the bytes the store uses. */
+    enum wd_err (*store_stat)(void *ctx, uint64_t *generation, uint64_t *bytes);
 };
 
 /* Free what r owns (not r itself). */

@@ -250,6 +250,8 @@ static void reap(struct broker *b)
             log_info("disconnect client=%s addr=%s reason=0x%02x%s", s->client_id, c->addr,
                      c->close_reason, c->send_will ? " (abnormal)" : "");
             c->s = NULL;
+            flight_note(&s->flight, FL_DISCONNECT, "reason 0x%02x %s%s", c->close_reason,
+                        flight_reason_name(c->close_reason), c->send_will ? " (abnormal)" : "");
             session_detach(s, c->send_will);
         }
         conn_free(c);
@@ -364,7 +366,7 @@ struct broker *broker_new(struct config *cfg, const struct backend_ops *ops)
         broker_free(b);
         return NULL;
     }
-    b->admin = admin_new(b);
+    b->admin = admin_new(b, ops);
     b->auth = auth_new(b, ops);
     if (!b->admin || !b->auth) {
         broker_free(b);

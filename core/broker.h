@@ -49,6 +49,8 @@ struct stats {
     uint64_t connects_total;         /* successful CONNACKs */
     uint64_t msgs_dropped;           /* queue full, expired, too large */
     uint64_t msgs_denied;            /* publishes refused by topic rules */
+    uint64_t denials;                /* requests refused by topic rules (perms_denied) */
+    uint64_t auth_failures;          /* CONNECTs refused for credentials, bans, bindings */
     uint64_t peak_connections;
 };
 

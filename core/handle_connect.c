@@ -32,12 +32,14 @@ static void refuse(struct conn *c, uint8_t v5_reason, uint8_t v3_code, const cha
     conn_mark_output(c);
     log_info("connect client=%s addr=%s proto=%u result=refused (%s)", client_id, c->addr,
              c->version, why);
+    session_note(c->b, client_id, FL_REFUSED, "CONNECT from %s refused: %s", c->addr, why);
     conn_close(c, v5_reason, false, false);
 }
 
 /* Refuse for one of auth.h's reasons. */
 static void refuse_ar(struct conn *c, enum auth_refusal r, const char *client_id, const char *why)
 {
+    c->b->stats.auth_failures++;
     refuse(c, auth_reason(r, MQTT_V5), auth_reason(r, MQTT_V311), client_id, why);
 }
 
@@ -116,6 +118,7 @@ static void take_over(struct session *s, bool clean_start, const char *addr)
 {
     struct conn *old = s->conn;
     log_info("client=%s taken over by %s (was %s)", s->client_id, addr, old->addr);
+    flight_note(&s->flight, FL_TAKEOVER, "taken over by %s (was %s)", addr, old->addr);
     old->s = NULL;
     s->conn = NULL;
     conn_close(old, MQTT_RC_SESSION_TAKEN_OVER, true, false);
@@ -310,6 +313,9 @@ static void finish(struct conn *c, struct pending_connect *pc)
     log_info("connect client=%s addr=%s proto=%u%s%s%s auth=%s result=success", pc->shown,
              c->addr, c->version, present ? " session=resumed" : "", *pc->cert ? " cert=" : "",
              pc->cert, auth_method_name(pc->method));
+    flight_note(&s->flight, FL_CONNECT, "CONNECT accepted: MQTT %u from %s, auth %s%s%s%s",
+                c->version, c->addr, auth_method_name(pc->method),
+                present ? ", session resumed" : "", *pc->cert ? ", cert " : "", pc->cert);
     if (present)
         session_resume(s);
 }

@@ -116,6 +116,9 @@ void handle_subscribe(struct conn *c, struct mqtt_packet *p)
         if (rc >= 0x80 && c->version != MQTT_V5)
             rc = 0x80; /* 3.1.x knows only "Failure" */
         reasons[i] = rc;
+        flight_note(&s->flight, FL_SUBSCRIBE, rc < 0x80 ? "%.*s QoS %u: granted QoS %u"
+                                                        : "%.*s QoS %u: refused 0x%02x",
+                    (int)e.filter.len, (const char *)e.filter.p, e.qos, (unsigned)rc);
         log_debug("subscribe client=%s filter=%.*s result=0x%02x", s->client_id,
                   (int)e.filter.len, (const char *)e.filter.p, rc);
     }

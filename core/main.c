@@ -137,6 +137,19 @@ static enum wd_err emb_shutdown(void *ctx)
     log_notice("console: quit, stopping the broker");
     return admin_shutdown(((struct embedded *)ctx)->a);
 }
+static enum wd_err emb_flight(void *ctx, const char *id, struct admin_events *out)
+{
+    return admin_session_flight(((struct embedded *)ctx)->a, id, out);
+}
+static enum wd_err emb_audit(void *ctx, size_t max, struct admin_audits *out)
+{
+    return admin_audit_recent(((struct embedded *)ctx)->a, max, out);
+}
+static enum wd_err emb_explain(void *ctx, const struct admin_explain_req *q,
+                               struct admin_explanation *out)
+{
+    return admin_explain(((struct embedded *)ctx)->a, q, out);
+}
 static enum wd_err emb_log(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, size_t *n)
 {
     (void)ctx;
@@ -175,6 +188,19 @@ static enum wd_err att_disconnect(void *ctx, const char *id)
 static enum wd_err att_shutdown(void *ctx)
 {
     return admin_client_shutdown(((struct attached *)ctx)->c);
+}
+static enum wd_err att_flight(void *ctx, const char *id, struct admin_events *out)
+{
+    return admin_client_flight(((struct attached *)ctx)->c, id, out);
+}
+static enum wd_err att_audit(void *ctx, size_t max, struct admin_audits *out)
+{
+    return admin_client_audit(((struct attached *)ctx)->c, max, out);
+}
+static enum wd_err att_explain(void *ctx, const struct admin_explain_req *q,
+                               struct admin_explanation *out)
+{
+    return admin_client_explain(((struct attached *)ctx)->c, q, out);
 }
 static enum wd_err att_log(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, size_t *n)
 {
@@ -251,6 +277,7 @@ static int cmd_console(int argc, char **argv)
         .ctx = &at, .embedded = false, .info = att_info, .sessions = att_sessions,
         .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
         .shutdown = att_shutdown, .log_recent = att_log,
+        .flight = att_flight, .audit = att_audit, .explain = att_explain,
     };
     enum tui_end end = tui_run(&ops);
     admin_client_free(at.c);
@@ -304,6 +331,7 @@ static void run_console(struct broker *b)
         .ctx = &em, .embedded = true, .info = emb_info, .sessions = emb_sessions,
         .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
         .shutdown = emb_shutdown, .log_recent = emb_log,
+        .flight = emb_flight, .audit = emb_audit, .explain = emb_explain,
     };
     enum tui_end end = tui_run(&ops);
     if (saved >= 0) {

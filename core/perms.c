@@ -332,9 +332,12 @@ void perms_explain(const struct perms *p, bool default_allow, bool anonymous,
 
 /* ---- after a denial ---- */
 
-/* The audit event of one denial (called within the rate limit). */
-static void audit_denial(struct session *s, unsigned action, const char *topic, size_t tlen,
-                         uint8_t qos, bool retain, uint32_t suppressed)
+/*
+ * The audit event of one denial (audit: within the rate limit), and always
+ * the session's flight recorder entry with the deciding rule.
+ */
+static void note_denial(struct session *s, unsigned action, const char *topic, size_t tlen,
+                        uint8_t qos, bool retain, uint32_t suppressed, bool audit)
 {
     struct acl_subject who = {s->username, s->client_id, s->cn};
     struct acl_why why;
@@ -363,6 +366,10 @@ static void audit_denial(struct session *s, unsigned action, const char *topic, 
                  rule->effect == RULE_DENY ? "deny" : "allow", why.rule + 1,
                  s->perms->lists[why.list].name, cause);
     }
+    flight_note(&s->flight, FL_DENY, "%s %s QoS %u%s: %s", perms_action_name(action), shown, qos,
+                retain ? " retained" : "", result);
+    if (!audit)
+        return;
     if (suppressed)
         snprintf(result + strlen(result), sizeof result - strlen(result),
                  "; %u more denial%s not logged", suppressed, suppressed == 1 ? "" : "s");
@@ -374,14 +381,19 @@ bool perms_denied(struct session *s, unsigned action, const char *topic, size_t 
 {
     struct perms_state *st = s->authz;
     uint64_t now = loop_now_ms(s->b->loop);
-    if (st) {
-        if (st->audit_at_ms && now - st->audit_at_ms < PERMS_AUDIT_EVERY_MS) {
-            st->suppressed++;
-        } else {
-            audit_denial(s, action, topic, tlen, qos, retain, st->suppressed);
-            st->audit_at_ms = now ? now : 1;
-            st->suppressed = 0;
-        }
+    s->b->stats.denials++;
+    if (st && st->audit_at_ms && now - st->audit_at_ms < PERMS_AUDIT_EVERY_MS) {
+        st->suppressed++;
+        /* The client's own requests each get a flight recorder entry; refused
+         * deliveries (one per message routed) only within the audit's rate. */
+        if (action != RULE_RECEIVE)
+            note_denial(s, action, topic, tlen, qos, retain, 0, false);
+    } else if (st) {
+        note_denial(s, action, topic, tlen, qos, retain, st->suppressed, true);
+        st->audit_at_ms = now ? now : 1;
+        st->suppressed = 0;
+    } else {
+        note_denial(s, action, topic, tlen, qos, retain, 0, false);
     }
     struct conn *c = s->conn;
     if (action == RULE_RECEIVE || !s->perms || !c || c->state != CONN_ACTIVE)

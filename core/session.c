@@ -11,6 +11,8 @@
 #include "session.h"
 
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
@@ -470,8 +472,11 @@ static void sub_untree(struct session *s, const struct sub_rec *r)
 enum wd_err session_unsubscribe(struct session *s, const char *filter, size_t flen)
 {
     int i = find_sub(s, filter, flen);
-    if (i < 0)
+    if (i < 0) {
+        flight_note(&s->flight, FL_UNSUBSCRIBE, "%.*s: no such subscription", (int)flen, filter);
         return WD_ENOTFOUND;
+    }
+    flight_note(&s->flight, FL_UNSUBSCRIBE, "%.*s", (int)flen, filter);
     sub_untree(s, &s->subs[i]);
     wd_free(s->subs[i].filter);
     s->subs[i] = s->subs[--s->nsubs];
@@ -500,6 +505,7 @@ void session_fire_will(struct session *s)
         m->expiry_at_ms = loop_now_ms(s->b->loop) + (uint64_t)m->expiry_s * 1000;
     {
         log_info("will client=%s topic=%s", s->client_id, msg_topic(m));
+        flight_note(&s->flight, FL_WILL, "will published on %.200s", msg_topic(m));
         if (m->retain)
             retain_store(s->b, m);
         route_publish(s->b, m);
@@ -551,6 +557,7 @@ void session_recheck(struct session *s)
         }
         log_notice("subscription %s of client=%s removed: no longer allowed", r->filter,
                    s->client_id);
+        flight_note(&s->flight, FL_DENY, "subscription %.200s removed: rules changed", r->filter);
         sub_untree(s, r);
         wd_free(r->filter);
         s->subs[i] = s->subs[--s->nsubs];
@@ -576,6 +583,7 @@ static void session_free(struct session *s)
     wd_free(s->cn);
     wd_free(s->username);
     wd_free(s->client_id);
+    flight_free(s->flight);
     wd_free(s);
 }
 
@@ -600,6 +608,26 @@ void session_free_all(struct broker *b)
     b->sess_nbuckets = 0;
 }
 
+void session_note(struct broker *b, const char *client_id, enum flight_kind k, const char *fmt,
+                  ...)
+{
+    if (!client_id)
+        return;
+    struct session *s = session_find(b, client_id, strlen(client_id));
+    /* The connect code names a client "ID user=NAME" when it gave a user name. */
+    const char *u = strstr(client_id, " user=");
+    if (!s && u)
+        s = session_find(b, client_id, (size_t)(u - client_id));
+    if (!s)
+        return;
+    char text[FLIGHT_TEXT + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    flight_note(&s->flight, k, "%s", text);
+}
+
 void session_detach(struct session *s, bool send_will)
 {
     s->conn = NULL;
@@ -608,8 +636,10 @@ void session_detach(struct session *s, bool send_will)
         session_set_will(s, NULL, 0);
     else if (s->will.m && (s->will.delay == 0 || s->expiry == 0))
         session_fire_will(s);
-    else if (s->will.m)
+    else if (s->will.m) {
+        flight_note(&s->flight, FL_WILL, "will delayed %us", s->will.delay);
         loop_timer_arm(s->b->loop, &s->will_timer, (uint64_t)s->will.delay * 1000);
+    }
     if (s->expiry == 0) {
         session_end(s);
         return;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "flight.h"
 #include "loop.h"
 #include "msg.h"
 #include "tree.h"
@@ -92,6 +93,7 @@ struct session {
     char *cn;                /* owned or NULL: certificate identity (%cn) */
     uint64_t route_mark;     /* route.c: routing pass that last saw this session */
     uint32_t route_slot;     /* route.c: its entry in that pass */
+    struct flight *flight;   /* owned or NULL until the first event: recent control events */
 };
 
 /* Find a session by client id. Borrows: valid until the session ends. */
@@ -154,6 +156,13 @@ bool session_may(const struct session *s, unsigned action, const char *topic, si
 
 /* Permissions changed: remove subscriptions they no longer allow (logged). */
 void session_recheck(struct session *s);
+
+/*
+ * Record an event in the flight recorder of the session client_id, if there
+ * is one. client_id may be as the connect log names a client: "ID user=NAME".
+ */
+void session_note(struct broker *b, const char *client_id, enum flight_kind k, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 /* The client went away: decide on will and expiry (called by conn.c). */
 void session_detach(struct session *s, bool send_will);

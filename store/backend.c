@@ -154,6 +154,29 @@ static enum wd_err op_audit(void *ctx, const char *actor, const char *action, co
     return store_write(ctx, tx_audit, &o);
 }
 
+static enum wd_err tx_audit_recent(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return audit_list(t, 0, (size_t)o->when, o->out, o->n);
+}
+
+static enum wd_err op_audit_recent(void *ctx, size_t limit, struct audit_entry **out, size_t *n)
+{
+    struct op o = {.when = (int64_t)limit, .out = out, .n = n};
+    return store_read(ctx, tx_audit_recent, &o);
+}
+
+static enum wd_err op_store_stat(void *ctx, uint64_t *generation, uint64_t *bytes)
+{
+    struct store_info in;
+    enum wd_err e = store_info(ctx, &in);
+    if (e)
+        return e;
+    *generation = in.generation;
+    *bytes = in.used;
+    return WD_OK;
+}
+
 static enum wd_err op_ban_add(void *ctx, uint8_t kind, const char *value, int64_t until,
                               const char *reason, const char *actor)
 {
@@ -307,4 +330,6 @@ void store_backend_ops(struct store *s, struct backend_ops *ops)
     ops->token_revoked = op_revoked;
     ops->token_signing = op_signing;
     ops->token_issuers_reload = op_issuers_reload;
+    ops->audit_recent = op_audit_recent;
+    ops->store_stat = op_store_stat;
 }

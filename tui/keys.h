@@ -13,7 +13,9 @@
 #define TUI_ACTIONS(X)                                                                      \
     X(ACT_OVERVIEW, '1', KEY_F(1), "1 F1", "global", "Overview: traffic, connections, memory") \
     X(ACT_SESSIONS, '2', KEY_F(2), "2 F2", "global", "Sessions: connected and offline clients") \
-    X(ACT_LOG, '7', KEY_F(7), "7 F7", "global", "Log: the broker's recent log lines")       \
+    X(ACT_LOG, '7', KEY_F(7), "7 F7", "global", "Log and audit: log lines and store changes") \
+    X(ACT_EXPLAIN_SCR, '8', KEY_F(8), "8 F8", "global",                                      \
+      "Explain: which rule decides a client's request")                                     \
     X(ACT_HELP, '?', KEY_F(10), "? F10", "global", "This help")                             \
     X(ACT_QUIT, 'q', 0, "q", "global",                                                      \
       "Quit (embedded: stops the broker, after confirmation; attached: detaches)")          \
@@ -28,9 +30,15 @@
     X(ACT_SORT_NEXT, '>', '.', "> .", "sessions", "Sort by the next column")                \
     X(ACT_SORT_PREV, '<', ',', "< ,", "sessions", "Sort by the previous column")            \
     X(ACT_SORT_REV, 'r', 0, "r", "sessions", "Reverse the sort order")                      \
-    X(ACT_FILTER, '/', 0, "/", "sessions", "Filter as you type (Enter keeps, Esc clears)")  \
-    X(ACT_ENTER, '\n', KEY_ENTER, "Enter", "sessions", "Session detail with subscriptions") \
-    X(ACT_KICK, 'k', 0, "k", "sessions", "Disconnect the selected client (asks first)")
+    X(ACT_FILTER, '/', 0, "/", "sessions, log", "Filter as you type (Enter keeps, Esc clears)") \
+    X(ACT_ENTER, '\n', KEY_ENTER, "Enter", "sessions, explain",                              \
+      "Session detail with subscriptions; explain: edit or change the field")               \
+    X(ACT_KICK, 'k', 0, "k", "sessions, detail", "Disconnect the selected client (asks first)") \
+    X(ACT_EXPLAIN, 'x', 0, "x", "sessions, detail",                                         \
+      "Explain a topic for the selected client (opens screen 8 with it)")                   \
+    X(ACT_PAUSE, 'Z', 'z', "Z z", "log", "Pause or resume the log and audit view")          \
+    X(ACT_LEVEL, 'v', 0, "v", "log", "Least important level shown: debug, info ... error")  \
+    X(ACT_SOURCE, 'A', 0, "A", "log", "Show log and audit, log lines only, audit only")
 
 enum action {
     ACT_NONE,

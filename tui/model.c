@@ -242,8 +242,20 @@ void model_rates_push(struct model_rates *r, const struct admin_stats *s, uint64
         r->now[SER_BYTES_IN] = rate(s->bytes_received, r->last.bytes_received, secs);
         r->now[SER_BYTES_OUT] = rate(s->bytes_sent, r->last.bytes_sent, secs);
         r->now[SER_CONNECTS] = rate(s->connects_total, r->last.connects_total, secs);
-        for (int k = 0; k < SER_N; k++)
+        r->now[SER_AUTH_FAIL] = rate(s->auth_failures, r->last.auth_failures, secs);
+        r->now[SER_DENIALS] = rate(s->denials, r->last.denials, secs);
+        const uint64_t cur[SER_N] = {s->msgs_received, s->msgs_sent,   s->bytes_received,
+                                     s->bytes_sent,    s->connects_total, s->auth_failures,
+                                     s->denials};
+        const uint64_t prev[SER_N] = {r->last.msgs_received,  r->last.msgs_sent,
+                                      r->last.bytes_received, r->last.bytes_sent,
+                                      r->last.connects_total, r->last.auth_failures,
+                                      r->last.denials};
+        for (int k = 0; k < SER_N; k++) {
             r->hist[k][r->hist_next] = (float)r->now[k];
+            r->delta[k][r->hist_next] = cur[k] >= prev[k] ? cur[k] - prev[k] : 0;
+        }
+        r->at_ms[r->hist_next] = now_ms;
         r->hist_next = (r->hist_next + 1) % MODEL_HIST;
         if (r->hist_n < MODEL_HIST)
             r->hist_n++;
@@ -273,4 +285,19 @@ size_t model_rates_buckets(const struct model_rates *r, enum model_series k, siz
         out[b] = sum / (double)per;
     }
     return nb;
+}
+
+uint64_t model_rates_window(const struct model_rates *r, enum model_series k, uint64_t window_ms)
+{
+    if (k >= SER_N || !r->hist_n)
+        return 0;
+    size_t newest = (r->hist_next + MODEL_HIST - 1) % MODEL_HIST;
+    uint64_t sum = 0;
+    for (size_t back = 0; back < r->hist_n; back++) {
+        size_t i = (newest + MODEL_HIST - back) % MODEL_HIST;
+        if (r->at_ms[newest] - r->at_ms[i] >= window_ms)
+            break;
+        sum += r->delta[k][i];
+    }
+    return sum;
 }

@@ -86,7 +86,13 @@ bool model_matches(const struct admin_session *s, const char *f);
 
 #define MODEL_HIST 600 /* one sample a second: ten minutes */
 
-enum model_series { SER_MSGS_IN, SER_MSGS_OUT, SER_BYTES_IN, SER_BYTES_OUT, SER_CONNECTS, SER_N };
+enum model_series {
+    SER_MSGS_IN, SER_MSGS_OUT, SER_BYTES_IN, SER_BYTES_OUT,
+    SER_CONNECTS,     /* successful CONNECTs: authentication successes */
+    SER_AUTH_FAIL,    /* CONNECTs refused by authentication or identity policy */
+    SER_DENIALS,      /* requests refused by topic rules */
+    SER_N
+};
 
 struct model_rates {
     struct admin_stats last;     /* previous snapshot */
@@ -94,6 +100,8 @@ struct model_rates {
     bool have_last;
     double now[SER_N];           /* latest per-second rates */
     float hist[SER_N][MODEL_HIST]; /* ring of per-second rates */
+    uint64_t delta[SER_N][MODEL_HIST]; /* the same samples as counter increments */
+    uint64_t at_ms[MODEL_HIST];  /* when each sample was taken */
     size_t hist_n;               /* samples held, up to MODEL_HIST */
     size_t hist_next;            /* slot of the next sample */
 };
@@ -108,5 +116,10 @@ void model_rates_push(struct model_rates *r, const struct admin_stats *s, uint64
  */
 size_t model_rates_buckets(const struct model_rates *r, enum model_series k, size_t per,
                            double *out, size_t n);
+/*
+ * How much counter k grew in the samples taken within window_ms of the
+ * newest one (60000: "per minute"); less history counts what there is.
+ */
+uint64_t model_rates_window(const struct model_rates *r, enum model_series k, uint64_t window_ms);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * scr_overview.c - screen 1: uptime, version, listeners, connections,
- * traffic rates with sparklines of the last minutes, retained messages and
- * memory. Everything comes from the stats snapshot and the model's rates.
+ * traffic rates with sparklines of the last minutes, authentication
+ * successes and failures and rule denials per minute, retained messages,
+ * memory, and the store's generation and size. Everything comes from the
+ * stats snapshot and the model's rates.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -46,28 +48,24 @@ static void draw(struct tui *t, int y, int h, int w)
         return;
     }
     const struct admin_stats *s = &t->stats;
-    char v[128], a[32], b[32];
+    char v[256], a[32], b[32];
     int r = y + 1;
     int end = y + h;
+    /* 21 rows: the whole page fits an 80x24 terminal (3 rows are the bars). */
+    widget_fmt_duration(a, sizeof a, s->uptime_s);
+    snprintf(v, sizeof v, "%s, up %s", t->info.version, a);
     if (r < end)
-        row(r++, w, "Version", t->info.version);
-    widget_fmt_duration(v, sizeof v, s->uptime_s);
-    if (r < end)
-        row(r++, w, "Uptime", v);
+        row(r++, w, "Version", v);
     if (r < end)
         row(r++, w, "Listeners", t->info.listeners);
     snprintf(v, sizeof v, "%u now, %llu peak (%u sockets open)", s->clients,
              (unsigned long long)s->peak_clients, s->connections);
     if (r < end)
         row(r++, w, "Connections", v);
-    snprintf(v, sizeof v, "%llu (connected and offline persistent)",
-             (unsigned long long)s->sessions);
+    snprintf(v, sizeof v, "%llu (connected and offline persistent), %llu subscriptions",
+             (unsigned long long)s->sessions, (unsigned long long)s->subscriptions);
     if (r < end)
         row(r++, w, "Sessions", v);
-    snprintf(v, sizeof v, "%llu", (unsigned long long)s->subscriptions);
-    if (r < end)
-        row(r++, w, "Subscriptions", v);
-    r++;
     if (r < end) {
         widget_text(r++, 1 + LABEL_W + 16, w - 2 - LABEL_W - 16,
                     "last minutes, 10 s a column, newest right");
@@ -82,7 +80,22 @@ static void draw(struct tui *t, int y, int h, int w)
         rate_row(t, r++, w, "Bytes out", SER_BYTES_OUT, true, "");
     if (r < end)
         rate_row(t, r++, w, "Successful connects", SER_CONNECTS, false, "");
+    if (r < end)
+        rate_row(t, r++, w, "Auth failures", SER_AUTH_FAIL, false, "");
+    if (r < end)
+        rate_row(t, r++, w, "Denials", SER_DENIALS, false, "");
     r++;
+    snprintf(v, sizeof v, "%llu auth succeeded, %llu failed; %llu denials",
+             (unsigned long long)model_rates_window(&t->rates, SER_CONNECTS, 60000),
+             (unsigned long long)model_rates_window(&t->rates, SER_AUTH_FAIL, 60000),
+             (unsigned long long)model_rates_window(&t->rates, SER_DENIALS, 60000));
+    if (r < end)
+        row(r++, w, "Last minute", v);
+    snprintf(v, sizeof v, "%llu auth succeeded, %llu failed; %llu denials",
+             (unsigned long long)s->connects_total, (unsigned long long)s->auth_failures,
+             (unsigned long long)s->denials);
+    if (r < end)
+        row(r++, w, "Since start", v);
     widget_fmt_count(a, sizeof a, (double)s->msgs_received);
     widget_fmt_count(b, sizeof b, (double)s->msgs_sent);
     snprintf(v, sizeof v, "%s in, %s out, %llu dropped", a, b,
@@ -94,15 +107,19 @@ static void draw(struct tui *t, int y, int h, int w)
     snprintf(v, sizeof v, "%s in, %s out", a, b);
     if (r < end)
         row(r++, w, "Bytes total", v);
-    snprintf(v, sizeof v, "%llu successful since start", (unsigned long long)s->connects_total);
-    if (r < end)
-        row(r++, w, "Authenticated", v);
-    snprintf(v, sizeof v, "%llu", (unsigned long long)s->retained);
-    if (r < end)
-        row(r++, w, "Retained messages", v);
-    widget_fmt_bytes(v, sizeof v, (double)s->mem_in_use);
+    widget_fmt_bytes(a, sizeof a, (double)s->mem_in_use);
+    snprintf(v, sizeof v, "%s; %llu retained messages", a, (unsigned long long)s->retained);
     if (r < end)
         row(r++, w, "Memory in use", v);
+    if (s->store_generation) {
+        widget_fmt_bytes(a, sizeof a, (double)s->store_bytes);
+        snprintf(v, sizeof v, "generation %llu, %s in use",
+                 (unsigned long long)s->store_generation, a);
+    } else {
+        snprintf(v, sizeof v, "- (no store)");
+    }
+    if (r < end)
+        row(r++, w, "Store", v);
 }
 
 static unsigned key(struct tui *t, enum action a, int ch)

@@ -166,6 +166,7 @@ static unsigned key(struct tui *t, enum action a, int ch)
             return R_REDRAW;
         }
         return sessions_kick(t, s->client_id);
+    case ACT_EXPLAIN: return s ? explain_open(t, s->client_id, s->username) : R_NONE;
     default: return R_UNHANDLED;
     }
     if (e != WD_OK)
@@ -178,6 +179,6 @@ const struct screen_ops scr_sessions = {
     .update = update,
     .draw = draw,
     .key = key,
-    .hints = " Enter Detail  k Kick  / Filter  < > Sort  r Reverse  1 Overview  7 Log  ? Help"
-             "  q Quit",
+    .hints = " Enter Detail  k Kick  x Explain  / Filter  < > Sort  r Reverse  1 Overview  7 Log"
+             "  ? Help  q Quit",
 };

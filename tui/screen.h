@@ -27,7 +27,9 @@
 #define R_QUIT 16u       /* leave the console */
 #define R_UNHANDLED 32u  /* the screen did not use the key: try the global actions */
 
-enum screen_id { SCR_OVERVIEW, SCR_SESSIONS, SCR_DETAIL, SCR_LOG, SCR_HELP, SCR_COUNT };
+enum screen_id {
+    SCR_OVERVIEW, SCR_SESSIONS, SCR_DETAIL, SCR_LOG, SCR_HELP, SCR_EXPLAIN, SCR_COUNT
+};
 
 #define TUI_LOG_MAX 512  /* log lines fetched (the broker's ring size) */
 #define TUI_STACK 8
@@ -44,6 +46,26 @@ struct screen_ops {
 };
 
 extern const struct screen_ops scr_overview, scr_sessions, scr_detail, scr_log, scr_help;
+extern const struct screen_ops scr_explain;
+
+#define TUI_AUDIT_MAX 200 /* audit entries fetched for the log screen */
+
+/* Screen 8's form: one request to explain. */
+struct explain_form {
+    char client_id[PROMPT_MAX];
+    char user[PROMPT_MAX];           /* "" = the client's own identity */
+    char topic[PROMPT_MAX];
+    int action;                      /* 0 publish, 1 subscribe, 2 receive */
+    uint8_t qos;
+    bool retain;
+    int field;                       /* the selected field */
+    bool asked;                      /* x holds an answer to the fields as they are */
+    enum wd_err err;                 /* of the last ask */
+    struct admin_explanation x;
+};
+
+/* Called with each prompt result when set (else the prompt is the session filter). */
+typedef unsigned (*tui_prompt_fn)(struct tui *t, enum prompt_result r); /* returns R_* */
 
 typedef void (*tui_confirm_fn)(struct tui *t, const char *arg);
 
@@ -67,6 +89,19 @@ struct tui {
     size_t nlog;
     size_t log_back;                 /* lines scrolled back from the newest; 0 = follow */
     size_t help_top;
+    struct admin_events flight;      /* owned: detail_id's flight recorder */
+    int detail_top;                  /* detail screen: lines scrolled past */
+    enum wd_err flight_err;
+    struct admin_audits audit;       /* owned: recent audit entries (log screen) */
+    enum wd_err audit_err;
+    char log_filter[PROMPT_MAX];     /* log screen: case-insensitive substring, "" = all */
+    int log_level;                   /* log screen: most verbose level shown, 0 error..4 debug */
+    int log_source;                  /* log screen: 0 log and audit, 1 log only, 2 audit only */
+    bool log_paused;                 /* log screen: not updated until unpaused */
+    char (*log_view)[TUI_LOG_LINE];  /* malloc'd: log lines and audit entries merged by time */
+    size_t nview;
+    struct explain_form explain;
+    tui_prompt_fn prompt_fn;
 
     char status[256];                /* status line message */
     bool status_err;
@@ -86,6 +121,8 @@ void tui_status(struct tui *t, bool err, const char *fmt, ...)
 void tui_confirm(struct tui *t, const char *question, tui_confirm_fn yes, const char *arg);
 /* Report a failed admin call on the status line (what: "disconnect"); notes WD_ECLOSED. */
 void tui_fail(struct tui *t, const char *what, enum wd_err e);
+/* Open screen 8 for client_id (identity user, may be NULL); returns R_PUSH. */
+unsigned explain_open(struct tui *t, const char *client_id, const char *user);
 /* Fetch the session list into t->sessions and the model (shared by the list and detail). */
 enum wd_err tui_refresh_sessions(struct tui *t);
 

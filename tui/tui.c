@@ -26,7 +26,7 @@
 
 static const struct screen_ops *const screens[SCR_COUNT] = {
     [SCR_OVERVIEW] = &scr_overview, [SCR_SESSIONS] = &scr_sessions, [SCR_DETAIL] = &scr_detail,
-    [SCR_LOG] = &scr_log,           [SCR_HELP] = &scr_help,
+    [SCR_LOG] = &scr_log,           [SCR_HELP] = &scr_help,         [SCR_EXPLAIN] = &scr_explain,
 };
 
 static volatile sig_atomic_t got_signal;
@@ -143,7 +143,8 @@ static void draw_frame(struct tui *t)
     getmaxyx(stdscr, h, w);
     erase();
     char title[512];
-    snprintf(title, sizeof title, " Warden %s  %s  [%s]   1 Overview  2 Sessions  7 Log  ? Help",
+    snprintf(title, sizeof title,
+             " Warden %s  %s  [%s]   1 Overview  2 Sessions  7 Log  8 Explain  ? Help",
              t->info.version, t->info.where, current(t)->name);
     widget_bar(0, w, A_REVERSE, title);
     if (h > 3)
@@ -208,6 +209,7 @@ static unsigned global_key(struct tui *t, enum action a)
     case ACT_OVERVIEW: go(t, SCR_OVERVIEW); return R_REFRESH;
     case ACT_SESSIONS: go(t, SCR_SESSIONS); return R_REFRESH;
     case ACT_LOG: go(t, SCR_LOG); return R_REFRESH;
+    case ACT_EXPLAIN_SCR: go(t, SCR_EXPLAIN); return R_REFRESH;
     case ACT_HELP: t->push_to = SCR_HELP; return R_PUSH;
     case ACT_BACK: return t->depth > 1 ? R_POP : R_NONE;
     case ACT_REDRAW: clearok(curscr, TRUE); return R_REDRAW;
@@ -236,8 +238,14 @@ static unsigned input(struct tui *t, int ch)
         return R_REDRAW;
     }
     if (t->prompt.active) {
-        /* The only prompt so far is the session filter: applied as it is typed. */
         enum prompt_result pr = prompt_key(&t->prompt, ch);
+        if (t->prompt_fn) { /* a screen's own prompt */
+            tui_prompt_fn fn = t->prompt_fn;
+            if (!t->prompt.active)
+                t->prompt_fn = NULL;
+            return pr == PROMPT_NONE ? R_NONE : fn(t, pr);
+        }
+        /* Otherwise it is the session filter: applied as it is typed. */
         if (pr == PROMPT_CHANGED || pr == PROMPT_CANCEL) {
             enum wd_err e = model_set_filter(&t->model, t->prompt.text);
             if (e != WD_OK)
@@ -266,8 +274,11 @@ static void tui_fini(struct tui *t)
     model_fini(&t->model);
     admin_sessions_free(&t->sessions);
     admin_subs_free(&t->subs);
+    admin_events_free(&t->flight);
+    admin_audits_free(&t->audit);
     free(t->detail_id);
     free(t->log);
+    free(t->log_view);
 }
 
 enum tui_end tui_run(const struct tui_ops *ops)
@@ -278,6 +289,7 @@ enum tui_end tui_run(const struct tui_ops *ops)
     t.depth = 1;
     t.stack[0] = SCR_OVERVIEW;
     model_init(&t.model);
+    t.log_level = 4; /* everything down to debug */
     model_rates_init(&t.rates);
     t.log = calloc(TUI_LOG_MAX, sizeof *t.log);
     if (!t.log)

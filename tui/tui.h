@@ -39,6 +39,12 @@ struct tui_ops {
     enum wd_err (*shutdown)(void *ctx);
     /* Up to max recent log lines, oldest first, into out; *n = lines copied. */
     enum wd_err (*log_recent)(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, size_t *n);
+    /* A session's flight recorder (admin_events_free). */
+    enum wd_err (*flight)(void *ctx, const char *client_id, struct admin_events *out);
+    /* The store's last max audit entries (admin_audits_free). */
+    enum wd_err (*audit)(void *ctx, size_t max, struct admin_audits *out);
+    enum wd_err (*explain)(void *ctx, const struct admin_explain_req *req,
+                           struct admin_explanation *out);
 };
 
 enum tui_end {

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -76,6 +77,10 @@ SCENARIOS = [
      {"kinds": ("warden_rules", "warden")}),
     ("tls_connect", "10. TLS handshake + CONNECT/CONNACK, 16 parallel", "connect",
      ["--par", "16"], "rate", "conn/s", "hi", 1, {"tls": True}),
+    ("console_fanout", "11. QoS 0 fan-out 1 -> 100, console attached polling sessions + stats "
+     "every second (Mosquitto column: Warden, no console)", "thru",
+     ["--subs", "100", "--window", "1000"], "rate", "deliveries/s", "hi", 0.95,
+     {"kinds": ("warden_console", "warden")}),
 ]
 SCENARIOS = [s if len(s) == 9 else s + ({},) for s in SCENARIOS]
 FANOUT_PAIRS = 5
@@ -207,12 +212,17 @@ class Broker:
             self.stop()
             raise RuntimeError("%s did not start: %s" % (kind, tail))
         time.sleep(0.1)  # let the probe connection go away
+        self.poller = None
+        if kind == "warden_console":
+            self.poller = ConsolePoller(os.path.join(data, "admin.sock"))
 
     def log_tail(self):
         self.err.seek(0)
         return self.err.read()[-500:]
 
     def stop(self):
+        if self.poller:
+            self.poller.stop()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -221,6 +231,48 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait(5)
         self.err.close()
+
+
+class ConsolePoller:
+    """What an attached console asks every second (tui.c's refresh on the sessions
+    screen): `stats` and `sessions` over the admin socket, replies read whole."""
+
+    def __init__(self, path):
+        self.path = path
+        self.polls = 0
+        self.error = None
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def request(self, s, f, verb):
+        s.sendall(verb.encode() + b"\n")
+        head = f.readline().decode()
+        if not head.startswith("ok "):
+            raise RuntimeError("admin socket: %s -> %r" % (verb, head))
+        for _ in range(int(head.split()[1])):
+            f.readline()
+
+    def run(self):
+        try:
+            deadline = time.monotonic() + 5
+            while not os.path.exists(self.path) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(self.path)
+                f = s.makefile("rb")
+                while not self.stop_ev.is_set():
+                    self.request(s, f, "stats")
+                    self.request(s, f, "sessions")
+                    self.polls += 1
+                    self.stop_ev.wait(1.0)
+        except (OSError, RuntimeError, ValueError) as e:
+            self.error = str(e)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join(15)
 
 
 def run_gen(args, timeout):
@@ -279,6 +331,10 @@ def run_one(kind, scen, opt, tmp):
                    "bytes_per_conn": (rss1 - rss0) * 1024.0 / n, "lost": 0}
         busy1, tot1 = sys_busy_ticks()
         res["machine_busy_pct"] = 100.0 * (busy1 - busy0) / max(1, tot1 - tot0)
+        if b.poller:
+            res["console_polls"] = b.poller.polls
+            if b.poller.error or not b.poller.polls:
+                raise RuntimeError("console poller: %s" % (b.poller.error or "no poll made"))
         if b.proc.poll() is not None:
             raise RuntimeError("%s exited during the run: %s" % (kind, b.log_tail()))
         return res

@@ -139,6 +139,25 @@ static void test_sessions_subs_stats_disconnect(void **state)
     assert_int_equal(st.sessions, 1);
     assert_int_equal(st.subscriptions, 1);
     assert_true(st.mem_in_use > 0);
+    assert_int_equal(st.store_generation, 0); /* no store */
+
+    /* The flight recorder: the CONNECT and the SUBSCRIBE's grant, oldest first. */
+    struct admin_events ev;
+    assert_int_equal(admin_session_flight(f->a, "adm1", &ev), WD_OK);
+    assert_int_equal(ev.n, 2);
+    assert_string_equal(ev.v[0].kind, "connect");
+    assert_non_null(strstr(ev.v[0].text, "CONNECT accepted: MQTT 4 from 127.0.0.1:"));
+    assert_string_equal(ev.v[1].kind, "subscribe");
+    assert_string_equal(ev.v[1].text, "a/# QoS 1: granted QoS 1");
+    assert_true(ev.v[0].ms > 0 && ev.v[1].ms >= ev.v[0].ms);
+    admin_events_free(&ev);
+    assert_int_equal(admin_session_flight(f->a, "nobody", &ev), WD_ENOTFOUND);
+    assert_int_equal(ev.n, 0);
+    /* No store: no audit, and a bad count is refused first. */
+    struct admin_audits au;
+    assert_int_equal(admin_audit_recent(f->a, 10, &au), WD_ENOTFOUND);
+    assert_int_equal(admin_audit_recent(f->a, 0, &au), WD_EINVAL);
+    assert_int_equal(admin_audit_recent(f->a, ADMIN_AUDIT_MAX + 1, &au), WD_EINVAL);
 
     assert_int_equal(admin_disconnect(f->a, "nobody"), WD_ENOTFOUND);
     assert_int_equal(admin_disconnect(f->a, "adm1"), WD_OK);

@@ -229,12 +229,37 @@ static void test_rates(void **state)
     assert_true(r.now[SER_MSGS_IN] == 0);
 }
 
+/* Per-minute counts: what the counters grew by in the samples of the last 60 s. */
+static void test_rates_window(void **state)
+{
+    (void)state;
+    struct model_rates r;
+    model_rates_init(&r);
+    struct admin_stats st = {0};
+    assert_int_equal(model_rates_window(&r, SER_AUTH_FAIL, 60000), 0); /* no history */
+    model_rates_push(&r, &st, 0);
+    /* 90 samples 1.5 s apart (a slow refresh): 2 failures, 1 denial each. */
+    for (int i = 1; i <= 90; i++) {
+        st.auth_failures += 2;
+        st.denials += 1;
+        st.connects_total += i > 80 ? 3 : 0;
+        model_rates_push(&r, &st, (uint64_t)i * 1500);
+    }
+    /* Samples newer than 60 s before the newest: 40 of them (i = 51..90). */
+    assert_int_equal(model_rates_window(&r, SER_AUTH_FAIL, 60000), 80);
+    assert_int_equal(model_rates_window(&r, SER_DENIALS, 60000), 40);
+    assert_int_equal(model_rates_window(&r, SER_CONNECTS, 60000), 30);
+    assert_int_equal(model_rates_window(&r, SER_DENIALS, 1), 1); /* the newest only */
+    assert_true(r.now[SER_AUTH_FAIL] > 1.33 && r.now[SER_AUTH_FAIL] < 1.34);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort),           cmocka_unit_test(test_filter),
         cmocka_unit_test(test_selection_follows_key), cmocka_unit_test(test_rows_vanish),
         cmocka_unit_test(test_scroll),         cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_rates_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
