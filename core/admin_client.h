@@ -32,4 +32,8 @@ enum wd_err admin_client_shutdown(struct admin_client *c);
 enum wd_err admin_client_log(struct admin_client *c, char *lines, size_t line_size, size_t max,
                              size_t *n);
 
+/* admin_edit() over the socket, as the OS user of this process. *json: malloc'd. */
+enum wd_err admin_client_edit(struct admin_client *c, int argc, const char *const *argv,
+                              const char *password, char **json, int *status);
+
 #endif

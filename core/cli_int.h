@@ -87,6 +87,8 @@ struct cli {
     struct config cfg;
     struct store *st;
     char actor[64];
+    bool exec;                      /* cli_exec(): in the broker, never read the terminal */
+    const char *password_given;     /* cli_exec(): the password, instead of stdin */
     char target[300];               /* audit target of a write */
     /* Filled by write bodies for the success message. */
     size_t count;

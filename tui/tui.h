@@ -39,6 +39,10 @@ struct tui_ops {
     enum wd_err (*shutdown)(void *ctx);
     /* Up to max recent log lines, oldest first, into out; *n = lines copied. */
     enum wd_err (*log_recent)(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, size_t *n);
+    /* An identity command or a rule preview (admin_edit() in admin.h, which says the
+     * argv forms): *json malloc'd (free()), *status the command's exit status. */
+    enum wd_err (*edit)(void *ctx, int argc, const char *const *argv, const char *password,
+                        char **json, int *status);
 };
 
 enum tui_end {
