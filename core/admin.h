@@ -152,6 +152,9 @@ struct backend_ops;
 struct config;
 struct store;
 
+/* Words in one admin_edit() call: a preview of up to 256 rules fits. */
+#define ADMIN_EDIT_ARGS_MAX (3 + 5 * 256)
+
 /* Runs one `warden` command in this process: cli_exec() in cli.h (main.c wires it, so
  * that core, and its tests, do not link the admin commands). */
 typedef int (*admin_exec_fn)(struct store *st, const struct config *cfg, const char *actor,

@@ -33,7 +33,7 @@
 #include "log.h"
 #include "mem.h"
 
-#define EDIT_ARGS_MAX 32
+#define EDIT_ARGS_MAX ADMIN_EDIT_ARGS_MAX
 #define PREVIEW_RULES_MAX 256
 #define PREVIEW_ROLES_MAX 66   /* own rules, CLI_MAX_ROLES roles, default */
 

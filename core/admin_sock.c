@@ -290,7 +290,7 @@ static enum wd_err put_header(struct buf *b, size_t n)
  */
 static enum wd_err serve_edit(struct admin_sock *s, struct console *c, char *cur, struct buf *out)
 {
-    const char *argv[32];
+    static const char *argv[ADMIN_EDIT_ARGS_MAX]; /* this thread only: too big for the stack */
     int argc = 0;
     char *password = NULL, *v;
     bool at_end = false;

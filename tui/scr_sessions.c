@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edit.h"
 #include "screen.h"
 
 static const char *proto_name(uint8_t v)
@@ -166,6 +167,11 @@ static unsigned key(struct tui *t, enum action a, int ch)
             return R_REDRAW;
         }
         return sessions_kick(t, s->client_id);
+    case ACT_BAN:
+        if (!s)
+            return R_NONE;
+        edit_ban_form(t, s->client_id, s->username ? s->username : "", s->addr);
+        return R_REDRAW;
     default: return R_UNHANDLED;
     }
     if (e != WD_OK)
@@ -178,6 +184,6 @@ const struct screen_ops scr_sessions = {
     .update = update,
     .draw = draw,
     .key = key,
-    .hints = " Enter Detail  k Kick  / Filter  < > Sort  r Reverse  1 Overview  7 Log  ? Help"
+    .hints = " Enter Detail  k Kick  b Ban  / Filter  < > Sort  r Reverse  1 Overview  7 Log  ? Help"
              "  q Quit",
 };
