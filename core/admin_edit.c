@@ -290,8 +290,10 @@ static enum wd_err preview(struct admin *a, int argc, const char *const *argv, c
             e = WD_ENOMEM;
             break;
         }
+        pthread_mutex_lock(&edit_lock); /* edit_ops, against a concurrent setup */
         chain_build(after, s->username, argv[0], argv[1], rules, nrules);
         chain_build(now, s->username, "", "", NULL, 0);
+        pthread_mutex_unlock(&edit_lock);
         struct admin_subs sb = {0};
         if (after->touched && admin_session_subs(a, s->client_id, &sb) == WD_OK) {
             checked++;
