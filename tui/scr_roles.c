@@ -31,6 +31,7 @@ enum change_kind { CH_ADD, CH_EDIT, CH_DEL, CH_UP, CH_DOWN };
 
 static struct {
     char user[256];        /* "" = the roles; else this user's own rules */
+    char next_user[256];   /* roles_show_user(): what the next enter() shows */
     json_t *lists;         /* owned array of {"kind","name","rules","on_deny","description"} */
     struct row rows[ROWS_MAX];
     size_t nrows, sel, top;
@@ -47,10 +48,20 @@ static struct {
 void roles_show_user(struct tui *t, const char *user)
 {
     (void)t;
-    snprintf(S.user, sizeof S.user, "%s", user ? user : "");
-    S.sel = 0;
-    S.sel_list[0] = '\0';
-    S.sel_rule = -1;
+    snprintf(S.next_user, sizeof S.next_user, "%s", user ? user : "");
+}
+
+/* Entered from the users screen (`u`): that user's rules; from `5`: the roles. */
+static void enter(struct tui *t)
+{
+    (void)t;
+    if (strcmp(S.user, S.next_user)) {
+        S.sel = S.top = 0;
+        S.sel_list[0] = '\0';
+        S.sel_rule = -1;
+    }
+    snprintf(S.user, sizeof S.user, "%s", S.next_user);
+    S.next_user[0] = '\0';
 }
 
 static json_t *list_at(size_t i)
@@ -484,6 +495,7 @@ static unsigned key(struct tui *t, enum action a, int ch)
 
 const struct screen_ops scr_roles = {
     .name = "Roles and rules",
+    .enter = enter,
     .update = update,
     .draw = draw,
     .key = key,

@@ -173,6 +173,23 @@ def console_users_add_disable_password():
         assert c.pub("-u", "dave", "-P", pw, "-t", "t/1", "-m", "hi") == 0, "login refused"
         assert c.pub("-u", "dave", "-P", pw + "x", "-t", "t/1", "-m", "hi") != 0
         assert ME in audit_actors(c, "user add"), "audit actor is not %s" % ME
+        # `u`: the user's own rules on screen 5; a rule added there is in the store.
+        p.keys("u")
+        p.wait_for(r"user dave\s+\(own rules")
+        p.keys("a")
+        p.wait_for(r"New rule in user dave, at 1")
+        p.keys("Tab", "Tab")
+        p.text("devices/dave/#")
+        p.keys("Enter")
+        p.wait_for(r"No live subscription is affected.*Save\? \(y/N\)")
+        p.keys("y")
+        p.wait_for(r"1\. allow\s+publish,subscribe\s+devices/dave/#\s+qos 2")
+        rules = c.cli_json("user", "show", "dave")["rules"]
+        assert [(r["effect"], r["actions"], r["filter"]) for r in rules] == \
+            [("allow", "publish,subscribe", "devices/dave/#")], rules
+        p.keys("Escape")
+        p.wait_for(r"\[Users\]")
+        p.wait_for(r"dave\s+yes\s+-\s+1\s+")
         # Disable, then enable: the store and a login both see it.
         p.keys("e")
         p.wait_for(r"dave\s+NO")
