@@ -66,9 +66,10 @@ static void roles_text(json_t *u, char *out, size_t n)
 
 static void draw(struct tui *t, int y, int h, int w)
 {
-    static const int cw[] = {20, 8, 28, 6, 22, 9, 10};
-    static const char *const head[] = {"NAME", "ENABLED", "ROLES", "RULES", "LAST LOGIN",
-                                       "SESSIONS", "PASSWORD"};
+    /* The columns that matter most first: at 80 columns, the password scheme drops. */
+    static const int cw[] = {16, 7, 18, 5, 8, 20, 9};
+    static const char *const head[] = {"NAME", "ENABLED", "ROLES", "RULES", "SESSIONS",
+                                       "LAST LOGIN", "PASSWORD"};
     attron(A_BOLD | A_UNDERLINE);
     int x = 0;
     for (int c = 0; c < 7 && x < w; c++) {
@@ -97,9 +98,9 @@ static void draw(struct tui *t, int y, int h, int w)
             snprintf(cells[2], sizeof cells[2], "-");
         snprintf(cells[3], sizeof cells[3], "%lld",
                  (long long)json_integer_value(json_object_get(u, "rules")));
-        snprintf(cells[4], sizeof cells[4], "%s",
+        snprintf(cells[4], sizeof cells[4], "%u", live_sessions(t, edit_str(u, "name")));
+        snprintf(cells[5], sizeof cells[5], "%s",
                  edit_str(u, "last_login")[0] ? edit_str(u, "last_login") : "never");
-        snprintf(cells[5], sizeof cells[5], "%u", live_sessions(t, edit_str(u, "name")));
         snprintf(cells[6], sizeof cells[6], "%s",
                  edit_str(u, "password")[0] ? edit_str(u, "password") : "none");
         bool sel = U.top + (size_t)i == U.sel;

@@ -167,7 +167,7 @@ def console_users_add_disable_password():
         assert pw not in p.screen(), "a password shows on the screen"
         p.keys("Enter")
         p.wait_for(r"user 'dave' added")
-        p.wait_for(r"dave\s+yes\s+-\s+0\s+never\s+0\s+argon2id")
+        p.wait_for(r"dave\s+yes\s+-\s+0\s+0\s+never\s+argon2id")
         u = c.cli_json("user", "show", "dave")
         assert u["enabled"] is True and u["password"] == "argon2id", u
         assert c.pub("-u", "dave", "-P", pw, "-t", "t/1", "-m", "hi") == 0, "login refused"
