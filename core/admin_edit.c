@@ -350,7 +350,8 @@ enum wd_err admin_edit(struct admin *a, const char *actor, int argc, const char 
             snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? " " : "",
                      argv[i]);
         char clean[200];
-        log_notice("admin: %s runs '%s'", actor, log_clean(clean, sizeof clean, what, strlen(what)));
+        log_notice("admin: %s runs '%s'", actor,
+                   log_clean(clean, sizeof clean, what, strlen(what)));
     }
     return run_command(actor, argc, argv, password, json, status);
 }

@@ -2,7 +2,7 @@
  * scr_sessions.c - screen 2: one row per session, connected or offline,
  * sortable by any column, filtered as you type, the selection following its
  * client id across refreshes. Enter opens the detail; k disconnects after a
- * confirmation. Cell text is shared with the detail screen (session_cell).
+ * confirmation; b opens the ban form (edit.c) for the selected session. Cell text is shared with the detail screen (session_cell).
  */
 #include "scr_sessions.h"
 
@@ -184,6 +184,6 @@ const struct screen_ops scr_sessions = {
     .update = update,
     .draw = draw,
     .key = key,
-    .hints = " Enter Detail  k Kick  b Ban  / Filter  < > Sort  r Reverse  1 Overview  7 Log  ? Help"
-             "  q Quit",
+    .hints = " Enter Detail  k Kick  b Ban  / Filter  < > Sort  r Reverse  1 Overview  7 Log"
+             "  ? Help  q Quit",
 };

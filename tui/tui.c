@@ -144,8 +144,9 @@ static void draw_frame(struct tui *t)
     getmaxyx(stdscr, h, w);
     erase();
     char title[512];
-    snprintf(title, sizeof title, " Warden %s  %s  [%s]   1 Overview  2 Sessions  4 Users  5 Roles  6 Access"
-             "  7 Log  ? Help",
+    snprintf(title, sizeof title,
+             " Warden %s  %s  [%s]   1 Overview  2 Sessions  4 Users  5 Roles  6 Access  7 Log"
+             "  ? Help",
              t->info.version, t->info.where, current(t)->name);
     widget_bar(0, w, A_REVERSE, title);
     if (h > 3)
