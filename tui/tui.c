@@ -134,6 +134,9 @@ static void refresh_data(struct tui *t)
         tui_fail(t, "stats", e);
         return;
     }
+    /* While a form or a question is open, the screen keeps the snapshot it was asked about. */
+    if (t->form.active || t->confirming)
+        return;
     if (current(t)->update && (e = current(t)->update(t)) != WD_OK)
         tui_fail(t, current(t)->name, e);
 }
