@@ -242,6 +242,27 @@ def console_attached_rules_on_deny_ban():
         a.wait_for(r"attached pid \d+")
         a.keys("2")
         a.wait_for(r"alice-sub\s+alice\s+password")
+        # A user added from the attached console (typed password) logs in.
+        a.keys("4")
+        a.wait_for(r"alice\s+yes\s+readers\s+0\s+1\s+")
+        a.keys("a")
+        a.wait_for(r"Add a user")
+        a.text("erin")
+        a.keys("Tab")
+        a.text("readers")
+        a.keys("Tab", "Tab")
+        a.text("erin password 123")
+        a.keys("Tab")
+        a.text("erin password 123")
+        a.keys("Enter")
+        a.wait_for(r"user 'erin' added")
+        assert c.cli_json("user", "show", "erin")["roles"] == ["readers"]
+        assert c.pub("-u", "erin", "-P", "erin password 123", "-t", "data/0", "-m", "x") == 0
+        assert c.pub("-u", "erin", "-P", "erin password 124", "-t", "data/0", "-m", "x") != 0
+        assert re.search(r"connect client=\S+ user=erin .*result=success", c.log()), \
+            c.log()[-1500:]
+        assert "erin password 123" not in c.log()
+        a.keys("2")
         assert c.pub("-t", "data/1", "-m", "before") == 0
         lib.wait_until(lambda: "data/1 before" in read(out), 10, msg="no delivery before")
 
