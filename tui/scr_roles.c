@@ -6,10 +6,8 @@
  * subscriptions (the "preview" edit, admin_edit.c) and the operator sees
  * which would be removed, then confirms or cancels.
  *
- * A change is the rule commands themselves (`role|user rule add|del`): an
- * edit is an add at the rule's place then a delete of the old one, a move
- * an add at the new place then a delete, so each step is one audited
- * transaction; when the second step fails the status line says so.
+ * A change is one rule command (`role|user rule add|set|move|del`): one
+ * store transaction and one audit entry each.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -234,65 +232,60 @@ static size_t proposed(const char **w, size_t max, char (*qos)[4])
     return n;
 }
 
-/* Add rule words w[0..5) to the list at 1-based position at (0 = the end). */
-static bool add_rule(struct tui *t, const char *const *w, size_t at)
+/*
+ * Run `KIND rule VERB NAME [INDEX] [rule words w[0..5)] [extra]`: add (index = --at,
+ * 0 = the end), set (replace rule index), move (index to extra), del (index).
+ */
+static bool rule_cmd(struct tui *t, const char *verb, size_t index, const char *const *w,
+                     size_t extra)
 {
     json_t *l = list_at(S.ch_list);
-    char at_s[24];
-    snprintf(at_s, sizeof at_s, "%zu", at);
-    const char *argv[12] = {kind_of(l), "rule", "add", edit_str(l, "name"), w[0], w[1], w[2],
-                            "--qos", w[3]};
-    int n = 9;
-    if (strcmp(w[4], "1"))
-        argv[n++] = "--no-retain";
-    if (at) {
-        argv[n++] = "--at";
-        argv[n++] = at_s;
+    char idx[24], ex[24];
+    snprintf(idx, sizeof idx, "%zu", index);
+    snprintf(ex, sizeof ex, "%zu", extra);
+    const char *argv[16] = {kind_of(l), "rule", verb, edit_str(l, "name")};
+    int n = 4;
+    bool add = !strcmp(verb, "add");
+    if (!add)
+        argv[n++] = idx;
+    if (w) {
+        argv[n++] = w[0];
+        argv[n++] = w[1];
+        argv[n++] = w[2];
+        argv[n++] = "--qos";
+        argv[n++] = w[3];
+        if (strcmp(w[4], "1"))
+            argv[n++] = "--no-retain";
     }
+    if (add && index) {
+        argv[n++] = "--at";
+        argv[n++] = idx;
+    }
+    if (!strcmp(verb, "move"))
+        argv[n++] = ex;
     return tui_edit_run(t, NULL, n, argv, false);
-}
-
-static bool del_rule(struct tui *t, size_t index1)
-{
-    json_t *l = list_at(S.ch_list);
-    char idx[24];
-    snprintf(idx, sizeof idx, "%zu", index1);
-    const char *argv[] = {kind_of(l), "rule", "del", edit_str(l, "name"), idx};
-    return tui_edit_run(t, NULL, 5, argv, false);
 }
 
 static void apply_yes(struct tui *t, const char *arg)
 {
     (void)arg;
-    json_t *rules = json_object_get(list_at(S.ch_list), "rules");
-    size_t nr = json_array_size(rules);
+    size_t nr = json_array_size(json_object_get(list_at(S.ch_list), "rules"));
     size_t i = S.ch_rule >= 0 ? (size_t)S.ch_rule : 0; /* 0-based */
     const char *mine[5] = {S.ch_effect, S.ch_actions, S.ch_filter, S.ch_qos,
                            S.ch_retain ? "1" : "0"};
-    const char *w[5];
-    char qos[4];
-    bool ok = true;
     switch (S.ch) {
-    case CH_ADD: ok = add_rule(t, mine, i < nr ? i + 1 : 0); break;
-    case CH_DEL: ok = del_rule(t, i + 1); break;
-    case CH_EDIT:
-        ok = add_rule(t, mine, i + 1) && del_rule(t, i + 2);
-        break;
+    case CH_ADD: rule_cmd(t, "add", i < nr ? i + 1 : 0, mine, 0); break;
+    case CH_DEL: rule_cmd(t, "del", i + 1, NULL, 0); break;
+    case CH_EDIT: rule_cmd(t, "set", i + 1, mine, 0); break;
     case CH_UP:
-        rule_words(json_array_get(rules, i), w, qos);
-        ok = add_rule(t, w, i) && del_rule(t, i + 2);
-        S.sel_rule = (long)i - 1;
+        if (rule_cmd(t, "move", i + 1, NULL, i))
+            S.sel_rule = (long)i - 1;
         break;
     case CH_DOWN:
-        rule_words(json_array_get(rules, i), w, qos);
-        ok = add_rule(t, w, i + 3 <= nr ? i + 3 : 0) && del_rule(t, i + 1);
-        S.sel_rule = (long)i + 1;
+        if (rule_cmd(t, "move", i + 1, NULL, i + 2))
+            S.sel_rule = (long)i + 1;
         break;
     }
-    if (ok && S.ch != CH_UP && S.ch != CH_DOWN)
-        tui_status(t, false, "rule %s saved", S.ch == CH_DEL ? "deletion" : "change");
-    else if (ok)
-        tui_status(t, false, "rule moved");
 }
 
 /* Ask the broker what the change would do to live sessions, then ask the operator. */

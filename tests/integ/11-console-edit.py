@@ -278,7 +278,7 @@ def console_attached_rules_on_deny_ban():
         a.keys("Enter")
         a.wait_for(r"Removes 1 live subscription: alice-sub loses data/#\. Save\? \(y/N\)")
         a.keys("y")
-        a.wait_for(r"rule change saved")
+        a.wait_for(r"rule 1 of role 'readers' replaced")
         a.wait_for(r"1\. allow\s+subscribe,receive\s+other/#")
         rules = c.cli_json("role", "show", "readers")["rules"]
         assert [r["filter"] for r in rules] == ["other/#", "keep/#"], rules
@@ -288,7 +288,17 @@ def console_attached_rules_on_deny_ban():
         assert c.pub("-t", "keep/2", "-m", "kept") == 0
         lib.wait_until(lambda: "keep/2 kept" in read(out), 10, msg="keep/# stopped too")
         assert "data/2 lost" not in read(out), "removed subscription still delivers"
-        assert ME in audit_actors(c, "role rule add"), "audit actor of the socket peer"
+        assert ME in audit_actors(c, "role rule set"), "audit actor of the socket peer"
+
+        # Move keep/# up (K): the preview finds nothing lost; one transaction reorders.
+        select_row(a, r"(?m)^\s+2\. allow\s+subscribe,receive\s+keep/#")
+        a.keys("K")
+        a.wait_for(r"No live subscription is affected \(1 sessions use this list\)\. Save\?")
+        a.keys("y")
+        a.wait_for(r"rule 2 of role 'readers' moved to 1")
+        rules = c.cli_json("role", "show", "readers")["rules"]
+        assert [r["filter"] for r in rules] == ["keep/#", "other/#"], rules
+        assert audit_actors(c, "role rule move") == [ME]
 
         # An invalid rule: the reason shows and the store is unchanged.
         a.keys("a")
