@@ -22,11 +22,13 @@ UNIT_BASE := core/mem.c core/err.c core/buf.c
 UNIT_topic := core/topic.c core/tree.c core/rtree.c
 UNIT_acl := core/acl.c core/topic.c
 UNIT_model := tui/model.c
+UNIT_form := tui/form.c tui/widget.c
 UNIT_token := core/token.c core/topic.c
 UNIT_import := store/import.c core/topic.c core/codec.c core/pw.c
 UNIT_store := $(filter-out store/import.c,$(STORE_SRC)) core/topic.c
 UNIT_admin := $(filter-out core/main.c core/cli.c core/cli_%.c,$(CORE_SRC))
 UNIT_oom := $(UNIT_admin)
+UNIT_admin_edit := $(UNIT_admin)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all asan test unit vg fuzz bench clean

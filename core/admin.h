@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -199,5 +200,45 @@ struct admin_command {
 };
 extern const struct admin_command admin_commands[];
 extern const size_t admin_ncommands;
+
+/* ---- identity edits (admin_edit.c): users, roles, rules, bindings, bans ---- */
+
+struct backend_ops;
+struct config;
+struct store;
+
+/* Words in one admin_edit() call: a preview of up to 256 rules fits. */
+#define ADMIN_EDIT_ARGS_MAX (3 + 5 * 256)
+
+/* Runs one `warden` command in this process: cli_exec() in cli.h (main.c wires it, so
+ * that core, and its tests, do not link the admin commands). */
+typedef int (*admin_exec_fn)(struct store *st, const struct config *cfg, const char *actor,
+                             const char *password, int argc, char **argv, FILE *out);
+
+/* Wire the edits to the broker's open store (main.c, before any console or socket). */
+void admin_edit_setup(admin_exec_fn exec, struct store *st, const struct config *cfg,
+                      const struct backend_ops *ops);
+
+/* The OS user running this process: the actor of the embedded console. */
+void admin_self_actor(char *out, size_t n);
+
+/*
+ * Run one identity command as actor, on the calling thread (never the
+ * broker's: it writes the store and may hash a password). argv is what
+ * follows `warden`: {"user", "add", "bob", "--role", "ops"}; the groups
+ * user, role, client, ban and `acl explain` only. The change is the command's
+ * own transaction (same checks, generation bump, audit entry with actor).
+ * password stands for the typed password of user add/passwd (NULL: give
+ * --generate-password or --no-password). argv {"preview", "user"|"role",
+ * NAME, then per proposed rule: effect actions filter qos retain(0|1)}
+ * answers which live subscriptions that rule list would remove:
+ * {"ok":true,"sessions":N,"lost":[{"client","user","filter"}]}.
+ * *json: malloc'd reply (the command's --json output, {"ok":false,"error":..}
+ * on failure); *status: its exit status (0 = done). Returns WD_OK when the
+ * command ran (failed or not), WD_EINVAL (no or too many words), WD_ENOMEM,
+ * WD_ECLOSED (no store wired).
+ */
+enum wd_err admin_edit(struct admin *a, const char *actor, int argc, const char *const *argv,
+                       const char *password, char **json, int *status);
 
 #endif

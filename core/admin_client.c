@@ -376,3 +376,55 @@ enum wd_err admin_client_explain(struct admin_client *c, const struct admin_expl
         return broken(c, e);
     return WD_OK;
 }
+
+enum wd_err admin_client_edit(struct admin_client *c, int argc, const char *const *argv,
+                              const char *password, char **json, int *status)
+{
+    *json = NULL;
+    if (c->fd < 0)
+        return WD_ECLOSED;
+    /* The request is built here (several fields), then sent like request() does. */
+    struct buf req;
+    buf_init(&req);
+    enum wd_err e = buf_append(&req, "edit ", 5);
+    if (!e)
+        e = admin_sock_put_str(&req, password);
+    for (int i = 0; !e && i < argc; i++)
+        if (!(e = buf_append_u8(&req, '\t')))
+            e = admin_sock_put_str(&req, argv[i]);
+    if (!e)
+        e = buf_append_u8(&req, '\n');
+    if (!e && buf_used(&req) > ADMIN_SOCK_LINE_MAX)
+        e = WD_ETOOLARGE;
+    for (size_t off = 0; !e && off < buf_used(&req);) {
+        ssize_t k = send(c->fd, buf_head(&req) + off, buf_used(&req) - off, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            e = WD_ECLOSED;
+        else
+            off += (size_t)k;
+    }
+    explicit_bzero(buf_head(&req), buf_used(&req)); /* it held the password */
+    buf_fini(&req);
+    if (e == WD_ETOOLARGE)
+        return e;
+    if (e)
+        return broken(c, e);
+    char *line;
+    if ((e = read_line(c, &line)))
+        return broken(c, e);
+    if (!strncmp(line, "err ", 4))
+        return error_by_name(line + 4);
+    if (strcmp(line, "ok 1") != 0)
+        return broken(c, WD_EPROTOCOL);
+    char *cur, *num, *text;
+    if ((e = read_line(c, &line)))
+        return broken(c, e);
+    cur = line;
+    if (!admin_sock_next(&cur, &num, NULL) || !num || !admin_sock_next(&cur, &text, NULL) || !text)
+        return broken(c, WD_EPROTOCOL);
+    *status = atoi(num);
+    *json = strdup(text);
+    return *json ? WD_OK : WD_ENOMEM;
+}

@@ -38,4 +38,8 @@ enum wd_err admin_client_explain(struct admin_client *c, const struct admin_expl
 enum wd_err admin_client_log(struct admin_client *c, char *lines, size_t line_size, size_t max,
                              size_t *n);
 
+/* admin_edit() over the socket, as the OS user of this process. *json: malloc'd. */
+enum wd_err admin_client_edit(struct admin_client *c, int argc, const char *const *argv,
+                              const char *password, char **json, int *status);
+
 #endif

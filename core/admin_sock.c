@@ -266,6 +266,7 @@ struct console {
     int fd;
     struct buf in;             /* bytes of a request line not yet complete */
     char who[96];              /* "alice (uid 1000, pid 4242)" */
+    char user[64];             /* "alice", or "uid:1000": the actor of its edits */
 };
 
 struct admin_sock {
@@ -331,9 +332,45 @@ static enum wd_err serve_explain(struct admin_sock *s, char *client_id, char *re
     return admin_sock_encode(out, admin_sock_explain_fields, admin_sock_nexplain_fields, &x);
 }
 
+/*
+ * "edit PASSWORD\tWORD\t...": an identity command (admin_edit.c) as the OS user at
+ * the other end. Reply: one record, the exit status and the command's JSON.
+ */
+static enum wd_err serve_edit(struct admin_sock *s, struct console *c, char *cur, struct buf *out)
+{
+    static const char *argv[ADMIN_EDIT_ARGS_MAX]; /* this thread only: too big for the stack */
+    int argc = 0;
+    char *password = NULL, *v;
+    bool at_end = false;
+    if (!admin_sock_next(&cur, &password, &at_end))
+        return WD_EMALFORMED;
+    while (!at_end) {
+        if (argc == (int)(sizeof argv / sizeof argv[0]) || !admin_sock_next(&cur, &v, &at_end) ||
+            !v)
+            return WD_EMALFORMED;
+        argv[argc++] = v;
+    }
+    char *json = NULL;
+    int status = 1;
+    enum wd_err e = admin_edit(s->a, c->user, argc, argv, password, &json, &status);
+    if (password)
+        explicit_bzero(password, strlen(password));
+    if (e)
+        return e;
+    char num[8];
+    snprintf(num, sizeof num, "%d", status);
+    if (!(e = put_header(out, 1)) && !(e = admin_sock_put_str(out, num)) &&
+        !(e = buf_append_u8(out, '\t')) && !(e = admin_sock_put_str(out, json)))
+        e = buf_append_u8(out, '\n');
+    free(json);
+    return e;
+}
+
 /* Carry out one request line; the reply goes to out. */
 static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, struct buf *out)
 {
+    if (!strncmp(line, "edit ", 5))
+        return serve_edit(s, c, line + 5, out);
     char *arg = strchr(line, ' ');
     char *rest = NULL; /* fields after the first, for verbs that take several */
     if (arg) {
@@ -523,6 +560,10 @@ static void on_accept(struct admin_sock *s)
     memset(c, 0, sizeof *c);
     c->fd = fd;
     buf_init(&c->in);
+    if (res)
+        snprintf(c->user, sizeof c->user, "%s", name); /* the audit actor of its changes */
+    else
+        snprintf(c->user, sizeof c->user, "uid:%u", (unsigned)cred.uid);
     snprintf(c->who, sizeof c->who, "%s (uid %u, pid %d)", name, (unsigned)cred.uid,
              (int)cred.pid);
     log_notice("admin socket: console attached by %s", c->who);

@@ -36,7 +36,7 @@
 #include "err.h"
 
 #define ADMIN_SOCK_NAME "admin.sock"  /* in the store directory */
-#define ADMIN_SOCK_LINE_MAX 4096      /* longest request line */
+#define ADMIN_SOCK_LINE_MAX 65536     /* longest request line (an edit preview lists rules) */
 
 struct admin_sock;
 

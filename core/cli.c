@@ -67,6 +67,9 @@ static const struct {
 
 #define O(x) (UINT64_C(1) << CLI_OPT_##x)
 
+/* cli_exec(): JSON goes to this stream instead of stdout, and nothing to stderr. */
+static _Thread_local FILE *capture;
+
 /* ---------------------------------------------------------------- messages */
 
 int cli_usage_error(struct cli *c, const char *fmt, ...)
@@ -76,6 +79,10 @@ int cli_usage_error(struct cli *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (capture) {
+        cli_emit_json(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+        return 2;
+    }
     if (c->cmd)
         fprintf(stderr, "warden %s: %s\nusage: warden %s%s%s\n", c->cmd->words, msg,
                 c->cmd->words, c->cmd->args[0] ? " " : "", c->cmd->args);
@@ -91,7 +98,8 @@ int cli_failed(struct cli *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "warden %s: %s\n", c->cmd ? c->cmd->words : "", msg);
+    if (!capture)
+        fprintf(stderr, "warden %s: %s\n", c->cmd ? c->cmd->words : "", msg);
     if (c->json)
         cli_emit_json(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
     return 1;
@@ -101,11 +109,13 @@ int cli_failed(struct cli *c, const char *fmt, ...)
 int cli_emit_json(json_t *v)
 {
     if (!v) {
-        fprintf(stderr, "warden: out of memory\n");
+        if (!capture)
+            fprintf(stderr, "warden: out of memory\n");
         return 1;
     }
-    json_dumpf(v, stdout, JSON_COMPACT);
-    fputc('\n', stdout);
+    FILE *out = capture ? capture : stdout;
+    json_dumpf(v, out, JSON_COMPACT);
+    fputc('\n', out);
     json_decref(v);
     return 0;
 }
@@ -330,6 +340,11 @@ static const struct cli_command commands[] = {
      "NAME (--cert FILE | --fingerprint HEX)", "remove a pin (a live session using it ends)"},
     {"user cert list", 1, 1, 0, false, cli_cmd_user_cert, "NAME",
      "list a user's pinned certificates"},
+    {"user rule set", 5, 5, O(QOS) | O(NO_RETAIN), true, cli_cmd_rule,
+     "NAME INDEX (allow|deny) ACTIONS FILTER [--qos N] [--no-retain]",
+     "replace a user's rule (one transaction)"},
+    {"user rule move", 3, 3, 0, true, cli_cmd_rule, "NAME INDEX TO",
+     "move a user's rule to position TO"},
     {"role add", 1, 1, O(DESCRIPTION), true, cli_cmd_role_add, "NAME [--description TEXT]",
      "add a role"},
     {"role del", 1, 1, O(FORCE), true, cli_cmd_role_del, "NAME [--force]",
@@ -343,6 +358,10 @@ static const struct cli_command commands[] = {
      "ROLE (allow|deny) ACTIONS FILTER [--qos N] [--no-retain] [--at INDEX]", "add a rule"},
     {"role rule del", 2, 2, O(FORCE), true, cli_cmd_rule, "ROLE INDEX [--force]",
      "delete a rule (--force: also the last one of a role users hold)"},
+    {"role rule set", 5, 5, O(QOS) | O(NO_RETAIN), true, cli_cmd_rule,
+     "ROLE INDEX (allow|deny) ACTIONS FILTER [--qos N] [--no-retain]",
+     "replace a rule (one transaction)"},
+    {"role rule move", 3, 3, 0, true, cli_cmd_rule, "ROLE INDEX TO", "move a rule to position TO"},
     {"acl explain", 2, 2, O(USER) | O(CLIENT) | O(CN) | O(QOS) | O(RETAIN), false,
      cli_cmd_acl_explain,
      "[--user NAME] [--client ID] [--cn CN] (publish|subscribe|receive) TOPIC [--qos N] "
@@ -642,5 +661,48 @@ int cli_main(int argc, char **argv)
     config_fini(&c->cfg);
     explicit_bzero(c->hash, sizeof c->hash);
     fflush(stdout);
+    return rc;
+}
+
+/*
+ * One command inside the broker process, for the console and the admin
+ * socket (core/admin_edit.c): the same table, parser and transaction bodies
+ * as `warden ...`, on the broker's open store, with --json output to out.
+ */
+int cli_exec(struct store *st, const struct config *cfg, const char *actor, const char *password,
+             int argc, char **argv, FILE *out)
+{
+    struct cli *c = wd_calloc(1, sizeof *c);
+    if (!c)
+        return 1;
+    c->json = true;
+    c->exec = true;
+    c->password_given = password;
+    capture = out;
+    int best = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        int n = match_words(commands[i].words, argv, argc);
+        if (n > best) {
+            best = n;
+            c->cmd = &commands[i];
+        }
+    }
+    int rc;
+    if (!c->cmd) {
+        rc = cli_usage_error(c, "unknown command");
+    } else if ((rc = parse_args(c, argv + best, argc - best)) == 0) {
+        c->cfg = *cfg; /* borrowed: read only, never config_fini()'d here */
+        c->st = st;
+        snprintf(c->actor, sizeof c->actor, "%s", actor);
+        if (c->npos)
+            snprintf(c->target, sizeof c->target, "%s", c->pos[0]);
+        rc = c->cmd->run(c);
+    }
+    cli_listing_free(c);
+    explicit_bzero(c->hash, sizeof c->hash);
+    explicit_bzero(c->password, sizeof c->password);
+    wd_free(c);
+    fflush(out);
+    capture = NULL;
     return rc;
 }

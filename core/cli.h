@@ -10,6 +10,10 @@
 #define WD_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
+
+struct config;
+struct store;
 
 /* Does argv (as main() got it) ask for an admin command? The first word that is not
  * -c FILE, --store DIR or --json must be a group ("user", "role", ...). */
@@ -22,5 +26,16 @@ bool cli_is_command(int argc, char **argv);
  * and may install SIGINT/SIGTERM handlers for `audit --follow`).
  */
 int cli_main(int argc, char **argv);
+
+/*
+ * Run one admin command (argv: the words and arguments after `warden`, no
+ * global options) inside the broker process on its open store st, as actor,
+ * with --json output written to out and nothing on stderr or from stdin:
+ * password stands for the typed or piped password (NULL: none given).
+ * Thread: any, one call at a time per process (core/admin_edit.c serialises).
+ * Returns the exit status: 0, 1 (failed: out holds {"ok":false,...}), 2.
+ */
+int cli_exec(struct store *st, const struct config *cfg, const char *actor, const char *password,
+             int argc, char **argv, FILE *out);
 
 #endif

@@ -54,10 +54,14 @@ struct cli_command {
     const char *help;    /* one line */
 };
 
+enum cli_rule_op { RULE_OP_ADD, RULE_OP_DEL, RULE_OP_SET, RULE_OP_MOVE };
+
 struct cli_rule_edit {
-    struct rule r;   /* borrows its filter from argv */
-    size_t at;       /* insert position, 0 = end */
-    size_t index;    /* rule del */
+    uint8_t op;      /* enum cli_rule_op */
+    struct rule r;   /* add, set: borrows its filter from argv */
+    size_t at;       /* add: insert position, 0 = end */
+    size_t index;    /* del, set, move: the rule (1-based) */
+    size_t to;       /* move: its new position (1-based) */
 };
 
 /* What a read command fetched; owned, freed by cli_listing_free(). */
@@ -93,6 +97,8 @@ struct cli {
     struct config cfg;
     struct store *st;
     char actor[64];
+    bool exec;                      /* cli_exec(): in the broker, never read the terminal */
+    const char *password_given;     /* cli_exec(): the password, instead of stdin */
     char target[300];               /* audit target of a write */
     /* Filled by write bodies for the success message. */
     size_t count;

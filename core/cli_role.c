@@ -1,6 +1,6 @@
 /*
  * cli_role.c - `warden role ...` and the rule commands of users and roles
- * (`user|role rule add|del`). A rule list is edited as a whole inside one
+ * (`user|role rule add|del|set|move`). A rule list is edited as a whole inside one
  * write transaction: load the owner, insert or remove, store it back, so the
  * numbers people see in `show` are the numbers `rule del` and --at take.
  * Also prints rule lists for `user show` and `role show`.
@@ -25,20 +25,20 @@ static size_t holders(struct cli *c, const char *name, char *list, size_t size);
 
 /* ---------------------------------------------------------------- rule commands */
 
-/* Rule from the positional arguments at pos[1..3] and the options. 0, 1 or 2. */
-static int parse_rule(struct cli *c, struct rule *r)
+/* Rule from the positional arguments at pos[b..b+2] and the options. 0, 1 or 2. */
+static int parse_rule(struct cli *c, struct rule *r, int b)
 {
     memset(r, 0, sizeof *r);
-    if (!strcmp(c->pos[1], "allow"))
+    if (!strcmp(c->pos[b], "allow"))
         r->effect = RULE_ALLOW;
-    else if (!strcmp(c->pos[1], "deny"))
+    else if (!strcmp(c->pos[b], "deny"))
         r->effect = RULE_DENY;
     else
-        return cli_usage_error(c, "expected allow or deny, got '%.40s'", c->pos[1]);
-    if (rules_parse_actions(c->pos[2], &r->actions) != WD_OK)
+        return cli_usage_error(c, "expected allow or deny, got '%.40s'", c->pos[b]);
+    if (rules_parse_actions(c->pos[b + 1], &r->actions) != WD_OK)
         return cli_failed(c, "invalid actions '%.60s' (a comma list of publish, subscribe, "
-                          "receive, or all)", c->pos[2]);
-    r->filter = (char *)c->pos[3];
+                          "receive, or all)", c->pos[b + 1]);
+    r->filter = (char *)c->pos[b + 2];
     r->max_qos = 2;
     r->retain = !c->opt[CLI_OPT_NO_RETAIN];
     unsigned long q;
@@ -65,9 +65,31 @@ static int parse_at(struct cli *c, size_t *at)
 }
 
 
+/* Replace rule index by c->redit.r, or move it to c->redit.to: one list, one transaction. */
+static enum wd_err rules_set_move(struct store_txn *t, struct cli *c, const char *owner,
+                                  struct rule **v, size_t *n)
+{
+    size_t i = c->redit.index;
+    if (i > *n || (c->redit.op == RULE_OP_MOVE && c->redit.to > *n))
+        return store_txn_fail(t, WD_ENOTFOUND, "no rule %zu: %s has %zu rule%s",
+                              i > *n ? i : c->redit.to, owner, *n, *n == 1 ? "" : "s");
+    struct rule r = c->redit.op == RULE_OP_SET ? c->redit.r : (*v)[i - 1];
+    char *f = wd_strdup(r.filter); /* the old rule's filter goes with rules_remove */
+    if (!f)
+        return WD_ENOMEM;
+    r.filter = f;
+    enum wd_err e = rules_remove(*v, n, i);
+    if (e == WD_OK)
+        e = rules_insert(v, n, &r, c->redit.op == RULE_OP_SET ? i : c->redit.to);
+    wd_free(f);
+    return e;
+}
+
 static enum wd_err rules_edit(struct store_txn *t, struct cli *c, const char *owner,
                               struct rule **v, size_t *n, bool add)
 {
+    if (c->redit.op == RULE_OP_SET || c->redit.op == RULE_OP_MOVE)
+        return rules_set_move(t, c, owner, v, n);
     if (add) {
         enum wd_err e = rules_insert(v, n, &c->redit.r, c->redit.at);
         if (e == WD_EINVAL)
@@ -105,7 +127,8 @@ static enum wd_err body_role_rule(struct store_txn *t, struct cli *c)
     char owner[100];
     snprintf(owner, sizeof owner, "role '%.64s'", r->name);
     bool add = strstr(c->cmd->words, "add") != NULL;
-    if (!add && r->nrules == 1 && c->redit.index == 1 && !c->opt[CLI_OPT_FORCE] &&
+    if (c->redit.op == RULE_OP_DEL && r->nrules == 1 && c->redit.index == 1 &&
+        !c->opt[CLI_OPT_FORCE] &&
         (e = users_list(t, &c->l.users, &c->l.nusers)) == WD_OK) {
         /* Its last rule: the users holding the role would lose what it grants. */
         char list[512];
@@ -129,24 +152,44 @@ static enum wd_err body_role_rule(struct store_txn *t, struct cli *c)
     return e;
 }
 
+/* A rule number argument (1-based) into *out. 0 or 1. */
+static int parse_index(struct cli *c, const char *s, bool user, size_t *out)
+{
+    unsigned long v;
+    if (!cli_parse_uint(s, 100000, &v) || v == 0)
+        return cli_failed(c, "invalid rule number '%.20s' (1 for the first, as %s show numbers "
+                          "them)", s, user ? "user" : "role");
+    *out = v;
+    return 0;
+}
+
 int cli_cmd_rule(struct cli *c)
 {
     bool add = strstr(c->cmd->words, "add") != NULL;
     bool user = !strncmp(c->cmd->words, "user", 4);
     int rc;
     memset(&c->redit, 0, sizeof c->redit);
+    c->redit.op = add ? RULE_OP_ADD : strstr(c->cmd->words, " set") ? RULE_OP_SET
+                : strstr(c->cmd->words, " move") ? RULE_OP_MOVE : RULE_OP_DEL;
     if (add) {
-        if ((rc = parse_rule(c, &c->redit.r)) || (rc = parse_at(c, &c->redit.at)))
+        if ((rc = parse_rule(c, &c->redit.r, 1)) || (rc = parse_at(c, &c->redit.at)))
             return rc;
-    } else {
-        unsigned long v;
-        if (!cli_parse_uint(c->pos[1], 100000, &v) || v == 0)
-            return cli_failed(c, "invalid rule number '%.20s' (1 for the first, as %s show numbers "
-                              "them)", c->pos[1], user ? "user" : "role");
-        c->redit.index = v;
+    } else if ((rc = parse_index(c, c->pos[1], user, &c->redit.index))) {
+        return rc;
+    } else if (c->redit.op == RULE_OP_SET && (rc = parse_rule(c, &c->redit.r, 2))) {
+        return rc;
+    } else if (c->redit.op == RULE_OP_MOVE && (rc = parse_index(c, c->pos[2], user,
+                                                                &c->redit.to))) {
+        return rc;
     }
     if (cli_run_write(c, user ? body_user_rule : body_role_rule))
         return 1;
+    if (c->redit.op == RULE_OP_SET)
+        return cli_done(c, "rule %zu of %s '%s' replaced", c->redit.index,
+                        user ? "user" : "role", c->pos[0]);
+    if (c->redit.op == RULE_OP_MOVE)
+        return cli_done(c, "rule %zu of %s '%s' moved to %zu", c->redit.index,
+                        user ? "user" : "role", c->pos[0], c->redit.to);
     if (add)
         return cli_done(c, "rule %zu added to %s '%s'", c->redit.at, user ? "user" : "role",
                         c->pos[0]);

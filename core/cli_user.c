@@ -100,6 +100,14 @@ static int obtain_password(struct cli *c, const char *user, bool allow_none)
         if (pw_generate(c->password, sizeof c->password) != WD_OK)
             return cli_failed(c, "cannot generate a password");
         snprintf(pw, sizeof pw, "%s", c->password);
+    } else if (c->exec) {
+        /* Inside the broker (console, admin socket): the caller typed it; stdin is not ours. */
+        if (!c->password_given)
+            return cli_failed(c, "no password given");
+        if (strlen(c->password_given) > PW_MAX)
+            too_long = true;
+        else
+            snprintf(pw, sizeof pw, "%s", c->password_given);
     } else if (c->opt[CLI_OPT_PASSWORD_STDIN]) {
         if (!read_line(stdin, pw, sizeof pw, &too_long))
             return cli_failed(c, "no password on standard input");

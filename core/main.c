@@ -157,6 +157,14 @@ static enum wd_err emb_log(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, siz
     return WD_OK;
 }
 
+static enum wd_err emb_edit(void *ctx, int argc, const char *const *argv, const char *password,
+                            char **json, int *status)
+{
+    char actor[64];
+    admin_self_actor(actor, sizeof actor); /* the embedded console's operator runs the broker */
+    return admin_edit(((struct embedded *)ctx)->a, actor, argc, argv, password, json, status);
+}
+
 /* ---- the console's operations: attached (admin socket) ---- */
 
 struct attached {
@@ -205,6 +213,12 @@ static enum wd_err att_explain(void *ctx, const struct admin_explain_req *q,
 static enum wd_err att_log(void *ctx, char (*out)[TUI_LOG_LINE], size_t max, size_t *n)
 {
     return admin_client_log(((struct attached *)ctx)->c, &out[0][0], TUI_LOG_LINE, max, n);
+}
+
+static enum wd_err att_edit(void *ctx, int argc, const char *const *argv, const char *password,
+                            char **json, int *status)
+{
+    return admin_client_edit(((struct attached *)ctx)->c, argc, argv, password, json, status);
 }
 
 /* "127.0.0.1:1883, 0.0.0.0:8883 (TLS)" */
@@ -276,7 +290,7 @@ static int cmd_console(int argc, char **argv)
     struct tui_ops ops = {
         .ctx = &at, .embedded = false, .info = att_info, .sessions = att_sessions,
         .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
-        .shutdown = att_shutdown, .log_recent = att_log,
+        .shutdown = att_shutdown, .log_recent = att_log, .edit = att_edit,
         .flight = att_flight, .audit = att_audit, .explain = att_explain,
     };
     enum tui_end end = tui_run(&ops);
@@ -330,7 +344,7 @@ static void run_console(struct broker *b)
     struct tui_ops ops = {
         .ctx = &em, .embedded = true, .info = emb_info, .sessions = emb_sessions,
         .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
-        .shutdown = emb_shutdown, .log_recent = emb_log,
+        .shutdown = emb_shutdown, .log_recent = emb_log, .edit = emb_edit,
         .flight = emb_flight, .audit = emb_audit, .explain = emb_explain,
     };
     enum tui_end end = tui_run(&ops);
@@ -452,6 +466,7 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    admin_edit_setup(cli_exec, st, &b->cfg, &ops); /* console and admin socket edits */
     /* The admin socket: attached consoles. Without it the broker still serves MQTT. */
     char sock_path[4096], listeners[256];
     admin_sock_path(b->cfg.admin_socket, b->cfg.store_dir, sock_path, sizeof sock_path);

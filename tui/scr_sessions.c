@@ -2,7 +2,7 @@
  * scr_sessions.c - screen 2: one row per session, connected or offline,
  * sortable by any column, filtered as you type, the selection following its
  * client id across refreshes. Enter opens the detail; k disconnects after a
- * confirmation. Cell text is shared with the detail screen (session_cell).
+ * confirmation; b opens the ban form (edit.c) for the selected session. Cell text is shared with the detail screen (session_cell).
  */
 #include "scr_sessions.h"
 
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edit.h"
 #include "screen.h"
 
 static const char *proto_name(uint8_t v)
@@ -167,6 +168,11 @@ static unsigned key(struct tui *t, enum action a, int ch)
         }
         return sessions_kick(t, s->client_id);
     case ACT_EXPLAIN: return s ? explain_open(t, s->client_id, s->username) : R_NONE;
+    case ACT_BAN:
+        if (!s)
+            return R_NONE;
+        edit_ban_form(t, s->client_id, s->username ? s->username : "", s->addr);
+        return R_REDRAW;
     default: return R_UNHANDLED;
     }
     if (e != WD_OK)
@@ -179,6 +185,6 @@ const struct screen_ops scr_sessions = {
     .update = update,
     .draw = draw,
     .key = key,
-    .hints = " Enter Detail  k Kick  x Explain  / Filter  < > Sort  r Reverse  1 Overview  7 Log"
+    .hints = " Enter Detail  k Kick  b Ban  x Explain  / Filter  < > Sort  r Reverse  7 Log"
              "  ? Help  q Quit",
 };

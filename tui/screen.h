@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "form.h"
 #include "keys.h"
 #include "model.h"
 #include "tui.h"
@@ -28,7 +29,9 @@
 #define R_UNHANDLED 32u  /* the screen did not use the key: try the global actions */
 
 enum screen_id {
-    SCR_OVERVIEW, SCR_SESSIONS, SCR_DETAIL, SCR_LOG, SCR_HELP, SCR_EXPLAIN, SCR_COUNT
+    SCR_OVERVIEW, SCR_SESSIONS, SCR_DETAIL, SCR_LOG, SCR_HELP, SCR_EXPLAIN,
+    SCR_USERS, SCR_ROLES, SCR_ACCESS, /* the editing screens 4, 5, 6 */
+    SCR_COUNT
 };
 
 #define TUI_LOG_MAX 512  /* log lines fetched (the broker's ring size) */
@@ -46,6 +49,7 @@ struct screen_ops {
 };
 
 extern const struct screen_ops scr_overview, scr_sessions, scr_detail, scr_log, scr_help;
+extern const struct screen_ops scr_users, scr_roles, scr_access;
 extern const struct screen_ops scr_explain;
 
 #define TUI_AUDIT_MAX 200 /* audit entries fetched for the log screen */
@@ -68,6 +72,8 @@ struct explain_form {
 typedef unsigned (*tui_prompt_fn)(struct tui *t, enum prompt_result r); /* returns R_* */
 
 typedef void (*tui_confirm_fn)(struct tui *t, const char *arg);
+/* A form was submitted: act on t->form; close it, or leave it open with form.error set. */
+typedef void (*tui_form_fn)(struct tui *t);
 
 struct tui {
     const struct tui_ops *ops;
@@ -111,6 +117,8 @@ struct tui {
     char confirm_arg[256];
     tui_confirm_fn confirm_yes;
     bool quit_confirmed;
+    struct form form;                /* a modal form (editing screens), when form.active */
+    tui_form_fn form_done;
     bool gone;                       /* the broker went away */
 };
 

@@ -27,6 +27,7 @@
 static const struct screen_ops *const screens[SCR_COUNT] = {
     [SCR_OVERVIEW] = &scr_overview, [SCR_SESSIONS] = &scr_sessions, [SCR_DETAIL] = &scr_detail,
     [SCR_LOG] = &scr_log,           [SCR_HELP] = &scr_help,         [SCR_EXPLAIN] = &scr_explain,
+    [SCR_USERS] = &scr_users,       [SCR_ROLES] = &scr_roles,       [SCR_ACCESS] = &scr_access,
 };
 
 static volatile sig_atomic_t got_signal;
@@ -133,6 +134,9 @@ static void refresh_data(struct tui *t)
         tui_fail(t, "stats", e);
         return;
     }
+    /* While a form or a question is open, the screen keeps the snapshot it was asked about. */
+    if (t->form.active || t->confirming)
+        return;
     if (current(t)->update && (e = current(t)->update(t)) != WD_OK)
         tui_fail(t, current(t)->name, e);
 }
@@ -144,7 +148,8 @@ static void draw_frame(struct tui *t)
     erase();
     char title[512];
     snprintf(title, sizeof title,
-             " Warden %s  %s  [%s]   1 Overview  2 Sessions  7 Log  8 Explain  ? Help",
+             " Warden %s  %s  [%s]   1 Overview  2 Sessions  4 Users  5 Roles  6 Access  7 Log"
+             "  8 Explain  ? Help",
              t->info.version, t->info.where, current(t)->name);
     widget_bar(0, w, A_REVERSE, title);
     if (h > 3)
@@ -166,7 +171,10 @@ static void draw_frame(struct tui *t)
             attroff(A_BOLD);
     }
     widget_bar(h - 1, w, A_REVERSE, current(t)->hints);
-    if (t->prompt.active) {
+    if (t->form.active) {
+        form_draw(&t->form, h, w); /* leaves the cursor in the current field */
+        curs_set(1);
+    } else if (t->prompt.active) {
         curs_set(1);
         move(h - 2, (int)(strlen(t->prompt.label) + t->prompt.len) < w
                         ? (int)(strlen(t->prompt.label) + t->prompt.len) : w - 1);
@@ -210,6 +218,9 @@ static unsigned global_key(struct tui *t, enum action a)
     case ACT_SESSIONS: go(t, SCR_SESSIONS); return R_REFRESH;
     case ACT_LOG: go(t, SCR_LOG); return R_REFRESH;
     case ACT_EXPLAIN_SCR: go(t, SCR_EXPLAIN); return R_REFRESH;
+    case ACT_USERS: go(t, SCR_USERS); return R_REFRESH;
+    case ACT_ROLES: go(t, SCR_ROLES); return R_REFRESH;
+    case ACT_ACCESS: go(t, SCR_ACCESS); return R_REFRESH;
     case ACT_HELP: t->push_to = SCR_HELP; return R_PUSH;
     case ACT_BACK: return t->depth > 1 ? R_POP : R_NONE;
     case ACT_REDRAW: clearok(curscr, TRUE); return R_REDRAW;
@@ -236,6 +247,17 @@ static unsigned input(struct tui *t, int ch)
         }
         tui_status(t, false, "cancelled");
         return R_REDRAW;
+    }
+    if (t->form.active) {
+        enum form_result fr = form_key(&t->form, ch);
+        if (fr == FORM_CANCEL)
+            tui_status(t, false, "cancelled");
+        if (fr == FORM_SUBMIT && t->form_done) {
+            t->form.error[0] = '\0';
+            t->form_done(t); /* closes the form, or leaves it open with form.error */
+            return R_REFRESH;
+        }
+        return fr == FORM_NONE ? R_NONE : R_REDRAW;
     }
     if (t->prompt.active) {
         enum prompt_result pr = prompt_key(&t->prompt, ch);
@@ -271,6 +293,7 @@ static void teardown(void)
 
 static void tui_fini(struct tui *t)
 {
+    form_close(&t->form);
     model_fini(&t->model);
     admin_sessions_free(&t->sessions);
     admin_subs_free(&t->subs);

@@ -45,6 +45,10 @@ struct tui_ops {
     enum wd_err (*audit)(void *ctx, size_t max, struct admin_audits *out);
     enum wd_err (*explain)(void *ctx, const struct admin_explain_req *req,
                            struct admin_explanation *out);
+    /* An identity command or a rule preview (admin_edit() in admin.h, which says the
+     * argv forms): *json malloc'd (free()), *status the command's exit status. */
+    enum wd_err (*edit)(void *ctx, int argc, const char *const *argv, const char *password,
+                        char **json, int *status);
 };
 
 enum tui_end {

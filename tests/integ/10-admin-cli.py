@@ -292,6 +292,37 @@ def last_rule_of_a_held_role_needs_force():
 
 
 @lib.case
+def rule_set_and_move():
+    warden_only()
+    with Store() as s:
+        s.run("role", "add", "r")
+        for f in ("a/#", "b/#", "c/#"):
+            s.run("role", "rule", "add", "r", "allow", "publish", f)
+        s.run("role", "rule", "set", "r", "2", "deny", "all", "bb/#", "--qos", "1", "--no-retain")
+        s.run("role", "rule", "move", "r", "3", "1")
+        rules = s.json("role", "show", "r")["rules"]
+        assert [(r["effect"], r["actions"], r["filter"], r["qos"], r["retain"]) for r in rules] == [
+            ("allow", "publish", "c/#", 2, True), ("allow", "publish", "a/#", 2, True),
+            ("deny", "all", "bb/#", 1, False)], rules
+        s.fail("role", "rule", "move", "r", "4", "1", words=["no rule 4"])
+        s.fail("role", "rule", "move", "r", "1", "9", words=["no rule 9"])
+        s.fail("role", "rule", "set", "r", "0", "allow", "all", "x", words=["invalid rule number"])
+        s.fail("role", "rule", "set", "r", "1", "allow", "all", "x/#/y", words=["x/#/y"])
+        s.fail("role", "rule", "set", "r", "1", "permit", "all", "x", expect=2)
+        s.fail("role", "rule", "set", "nope", "1", "allow", "all", "x", words=["nope"])
+        assert s.json("role", "show", "r")["rules"] == rules
+        s.run("user", "add", "u", "--no-password")
+        s.run("user", "rule", "add", "u", "allow", "all", "u/#")
+        s.run("user", "rule", "set", "u", "1", "deny", "publish", "u/x")
+        s.run("user", "rule", "move", "u", "1", "1")
+        rules = s.json("user", "show", "u")["rules"]
+        assert [(r["effect"], r["filter"]) for r in rules] == [("deny", "u/x")], rules
+        actions = [a["action"] for a in s.json("audit")]
+        assert actions.count("role rule set") == 1 and actions.count("role rule move") == 1, actions
+        assert actions.count("user rule set") == 1, actions
+
+
+@lib.case
 def rules():
     warden_only()
     with Store() as s:
