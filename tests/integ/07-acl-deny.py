@@ -125,10 +125,21 @@ def strikes_then_a_temporary_ban():
             assert c.wait_disconnected() == 0x87, attempt
         # Three strike-outs within ten minutes: the client id is banned for a while.
         b.wait_log(r"repeated denials: banning client id v5 for 60 s")
-        bans = json.loads(cli(b, "ban", "list", "--json").stdout)
-        assert any(x["value"] == "v5" and x["reason"] == "repeated denials" for x in bans), bans
-        time.sleep(1.2)
-        lib.client(b, "v5", version=5, username="v", password=PW, expect_rc=0x8A)
+        # The ban is written to the store on a worker: poll for it.
+
+        def banned():
+            bans = json.loads(cli(b, "ban", "list", "--json").stdout)
+            return any(x["value"] == "v5" and x["reason"] == "repeated denials" for x in bans)
+        lib.wait_until(banned, timeout=5, msg="no 'repeated denials' ban in the store")
+        # ... and reaches the broker's ban cache with the next store check.
+        def refused():
+            r = lib.Raw(b, timeout=5)
+            try:
+                return r.connect("v5", version=5, expect_rc=None, username="v",
+                                 password=PW.encode())[1] == 0x8A
+            finally:
+                r.close()
+        lib.wait_until(refused, timeout=5, msg="the banned client id was not refused")
         lib.client(b, "v4", version=4, username="v", password=PW)  # another id is not banned
         # 3.1.1 strikes: acknowledged and dropped, then closed at the third.
         c4 = lib.client(b, "v4b", version=4, username="v", password=PW)
