@@ -213,7 +213,7 @@ static void wr_blob(struct wr *w, const uint8_t *b, size_t n)
 enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, size_t *len)
 {
     struct wr w = {0};
-    wr_u8(&w, RECORD_ISSUER_V1);
+    wr_u8(&w, RECORD_ISSUER_V2);
     wr_str(&w, i->iss);
     wr_str(&w, i->audience);
     wr_u8(&w, i->kind);
@@ -221,6 +221,9 @@ enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, si
     wr_blob(&w, i->mat, i->mat_len);
     wr_uint(&w, (uint64_t)i->created, 8);
     wr_uint(&w, (uint64_t)i->updated, 8);
+    wr_str(&w, i->url);
+    wr_str(&w, i->client_id);
+    wr_uint(&w, i->cache, 4);
     return wr_finish(&w, out, len);
 }
 
@@ -618,7 +621,8 @@ enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, 
     struct rd r = {val, vlen, WD_OK};
     struct token_issuer i = {0};
     i.name = token_key(key, klen, RECORD_TOKEN_ISSUER, &r);
-    if (rd_ok(&r) && rd_u8(&r) != RECORD_ISSUER_V1)
+    uint8_t ver = rd_ok(&r) ? rd_u8(&r) : 0;
+    if (rd_ok(&r) && ver != RECORD_ISSUER_V1 && ver != RECORD_ISSUER_V2)
         rd_fail(&r, WD_EMALFORMED);
     i.iss = rd_str(&r);
     i.audience = rd_str(&r);
@@ -627,7 +631,19 @@ enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, 
     i.mat = rd_blob(&r, &i.mat_len);
     i.created = (int64_t)rd_uint(&r, 8);
     i.updated = (int64_t)rd_uint(&r, 8);
-    if (rd_ok(&r) && (r.n != 0 || i.kind > TOKEN_ISSUER_ED25519 || !i.iss[0] || !i.mat_len))
+    if (ver == RECORD_ISSUER_V2) {
+        i.url = rd_str(&r);
+        i.client_id = rd_str(&r);
+        i.cache = (uint32_t)rd_uint(&r, 4);
+    } else if (rd_ok(&r)) {
+        /* V1 predates introspection: its issuers hold keys, not a service. */
+        i.url = wd_strdup("");
+        i.client_id = wd_strdup("");
+        if (!i.url || !i.client_id)
+            rd_fail(&r, WD_ENOMEM);
+    }
+    if (rd_ok(&r) && (r.n != 0 || i.kind > TOKEN_ISSUER_INTROSPECT || !i.iss[0] || !i.mat_len ||
+                      (i.kind == TOKEN_ISSUER_INTROSPECT) != (i.url[0] != '\0')))
         rd_fail(&r, WD_EMALFORMED);
     if (!rd_ok(&r)) {
         backend_issuer_fini(&i);

@@ -30,7 +30,8 @@
 #define RECORD_BAN_V1 1
 #define RECORD_AUDIT_V1 1
 #define RECORD_META_V1 1
-#define RECORD_ISSUER_V1 1
+#define RECORD_ISSUER_V1 1 /* before introspection: no url, client_id, cache */
+#define RECORD_ISSUER_V2 2 /* current */
 #define RECORD_SIGNING_V1 1
 #define RECORD_REVOKED_V1 1
 

@@ -1179,6 +1179,87 @@ static void test_tokens(void **state)
     store_close(s);
 }
 
+/* Introspection issuers: the V2 record's fields, V1 records still read, the rules. */
+static void test_introspect_issuer(void **state)
+{
+    (void)state;
+    uint8_t secret[] = {'s', 'e', 'c'};
+    struct token_issuer is = {.name = "idp", .iss = "https://as/introspect", .audience = "",
+                              .kind = TOKEN_ISSUER_INTROSPECT, .path = "/ca.pem", .mat = secret,
+                              .mat_len = sizeof secret, .created = 5, .updated = 6,
+                              .url = "https://as/introspect", .client_id = "warden",
+                              .cache = 300};
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(record_encode_issuer(&is, &enc, &len), WD_OK);
+    assert_int_equal(enc[0], RECORD_ISSUER_V2);
+    uint8_t key[] = {RECORD_TOKEN_ISSUER, 'i', 'd', 'p'};
+    struct token_issuer d;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_OK);
+    assert_int_equal(d.kind, TOKEN_ISSUER_INTROSPECT);
+    assert_string_equal(d.url, "https://as/introspect");
+    assert_string_equal(d.client_id, "warden");
+    assert_int_equal(d.cache, 300);
+    assert_string_equal(d.path, "/ca.pem");
+    assert_memory_equal(d.mat, secret, sizeof secret);
+    backend_issuer_fini(&d);
+    wd_free(enc);
+
+    /* A V1 record (before introspection) is the V2 one without its last three fields. */
+    struct token_issuer old = {.name = "old", .iss = "https://old", .audience = "",
+                               .kind = TOKEN_ISSUER_HS256, .path = "", .mat = secret,
+                               .mat_len = sizeof secret, .created = 1, .updated = 2};
+    assert_int_equal(record_encode_issuer(&old, &enc, &len), WD_OK);
+    enc[0] = RECORD_ISSUER_V1;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len - 12, &d), WD_OK);
+    assert_string_equal(d.iss, "https://old");
+    assert_string_equal(d.url, "");
+    assert_int_equal(d.cache, 0);
+    backend_issuer_fini(&d);
+    /* An introspection kind without a URL, or a URL on another kind: malformed. */
+    enc[0] = RECORD_ISSUER_V2;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_OK);
+    backend_issuer_fini(&d);
+    wd_free(enc);
+    old.kind = TOKEN_ISSUER_INTROSPECT;
+    assert_int_equal(record_encode_issuer(&old, &enc, &len), WD_OK);
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_EMALFORMED);
+    wd_free(enc);
+
+    struct store *s = open_store(NULL);
+    struct backend_ops ops;
+    store_backend_ops(s, &ops);
+    /* Only https, with a client id and a cache duration. */
+    struct token_issuer bad = is;
+    bad.url = "http://as/introspect";
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    bad = is;
+    bad.client_id = "";
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    bad = is;
+    bad.cache = 0;
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    assert_int_equal(store_write(s, tx_issuer_add, &is), WD_OK);
+    old.kind = TOKEN_ISSUER_HS256;
+    old.name = "a-old";
+    assert_int_equal(store_write(s, tx_issuer_add, &old), WD_OK);
+    /* The list op: every issuer, in name order. */
+    struct token_issuer *v;
+    size_t n;
+    assert_int_equal(ops.token_issuers_list(ops.ctx, &v, &n), WD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "a-old");
+    assert_string_equal(v[1].name, "idp");
+    assert_string_equal(v[1].client_id, "warden");
+    for (size_t i = 0; i < n; i++)
+        backend_issuer_fini(&v[i]);
+    wd_free(v);
+    size_t problems = 9;
+    assert_int_equal(store_verify(s, on_problem, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    store_close(s);
+}
+
 static enum wd_err tx_import(struct store_txn *t, void *arg)
 {
     struct importer_counts c;
@@ -1290,6 +1371,7 @@ int main(void)
         T(test_backend_ops),
         T(test_importer),
         T(test_tokens),
+        T(test_introspect_issuer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
