@@ -330,6 +330,49 @@ def exp_ends_the_session():
         b.wait_log(r"access token of eve expired")
 
 
+def auth_pkt(token):
+    props = lib.prop(lib.P_AUTH_METHOD, "jwt") + lib.prop(lib.P_AUTH_DATA, token.encode())
+    return lib.pkt(lib.AUTH, 0, bytes([0x19]) + lib.varint(len(props)) + props)
+
+
+@lib.case
+def reauthentication_with_a_new_opaque_token():
+    with Service() as svc, broker() as b:
+        add_user(b, "frank", ("allow", "all", "f/#"))
+        add_user(b, "gina", ("allow", "all", "f/#"))
+        add_issuer(b, svc)
+        svc.add("first", sub="frank", exp=int(time.time()) + 4)
+        svc.add("second", sub="frank", scope="mqtt:rw:f/a/#", exp=int(time.time()) + 600)
+        svc.add("gina", sub="gina")
+        r = lib.Raw(b)
+        r.send(lib.pkt_connect("re-1", version=5, props=lib.prop(lib.P_AUTH_METHOD, "jwt") +
+                               lib.prop(lib.P_AUTH_DATA, b"first")))
+        p = r.expect_packet(lib.CONNACK)
+        assert lib.parse_connack(p[2])[1] == 0, lib.describe(p)
+        r.send(auth_pkt("second"))
+        p = r.expect_packet(lib.AUTH, timeout=10)
+        assert p[2][0] == 0x00, lib.describe(p)
+        b.wait_log(r"client=re-1 re-authenticated")
+        # The new scope applies at once, and the session outlives the first token's exp.
+        r.send(lib.pkt_subscribe(1, [("f/b", 0)], version=5))
+        assert r.expect_packet(lib.SUBACK)[2][-1] == 0x87
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            r.send(lib.pkt(lib.PINGREQ, 0, b""))
+            r.expect_packet(lib.PINGRESP)
+            time.sleep(0.5)
+        # Another subject's token ends it with 0x87; a down service with 0x88.
+        r.send(auth_pkt("gina"))
+        assert r.expect_packet(lib.DISCONNECT, timeout=10)[2][0] == 0x87
+        r2 = lib.Raw(b)
+        r2.send(lib.pkt_connect("re-2", version=5, props=lib.prop(lib.P_AUTH_METHOD, "jwt"),
+                                password=b"second"))
+        r2.expect_packet(lib.CONNACK)
+        svc.stop()
+        r2.send(auth_pkt("third"))
+        assert r2.expect_packet(lib.DISCONNECT, timeout=10)[2][0] == 0x88
+
+
 @lib.case
 def auth_tokens_true_keeps_passwords_and_routes_issuer_jwts():
     with Service() as svc, broker(CONF.replace("only", "true")) as b:
