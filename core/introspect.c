@@ -277,7 +277,11 @@ static enum wd_err wait_fd(int fd, short events, int64_t deadline)
     return WD_EIO;
 }
 
-/* A connected non-blocking socket to host:port (each address in turn). -1 on failure. */
+/*
+ * A connected non-blocking socket to host:port (each address in turn). -1 on failure.
+ * getaddrinfo() itself is bounded by the resolver's timeouts (resolv.conf), not by
+ * the deadline: a URL with an IP address or a name in /etc/hosts avoids the wait.
+ */
 static int dial(const char *host, uint16_t port, int64_t deadline, char *why, size_t n)
 {
     char ps[8];
