@@ -111,19 +111,17 @@ enum wd_err introspect_parse_url(const char *url, char host[INTROSPECT_HOST_MAX]
 /* ---------------------------------------------------------------- answer */
 
 struct resp {
-    const char *body;   /* borrows the response buffer */
-    size_t body_len;
+    char *body;         /* owned: the body's pieces joined (chunked ones are apart) */
+    size_t body_len, cap;
     bool done;          /* message complete */
 };
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct resp *r = p->data;
-    if (!r->body)
-        r->body = at;
-    /* The body arrives in one buffer; chunked pieces are not contiguous: refuse those. */
-    if (r->body + r->body_len != at)
-        return 1;
+    if (n > r->cap - r->body_len)
+        return 1; /* cannot happen: the body is never longer than the response */
+    memcpy(r->body + r->body_len, at, n);
     r->body_len += n;
     return 0;
 }
@@ -229,7 +227,9 @@ enum wd_err introspect_parse_response(const char *buf, size_t len, bool complete
         snprintf(why, n, "introspection answer larger than %d bytes", INTROSPECT_MAX_RESPONSE);
         return WD_ETOOLARGE;
     }
-    struct resp r = {0};
+    struct resp r = {wd_malloc(len + 1), 0, len, false};
+    if (!r.body)
+        return WD_ENOMEM;
     http_parser p;
     http_parser_init(&p, HTTP_RESPONSE);
     p.data = &r;
@@ -237,16 +237,23 @@ enum wd_err introspect_parse_response(const char *buf, size_t len, bool complete
     s.on_body = on_body;
     s.on_message_complete = on_complete;
     size_t used = http_parser_execute(&p, &s, buf, len);
-    if (HTTP_PARSER_ERRNO(&p) != HPE_OK && !r.done)
-        return fail(why, n, "introspection answer is not HTTP (%s)",
-                    http_errno_name(HTTP_PARSER_ERRNO(&p)));
+    enum wd_err e = WD_OK;
+    if (HTTP_PARSER_ERRNO(&p) != HPE_OK && !r.done) {
+        e = fail(why, n, "introspection answer is not HTTP (%s)",
+                 http_errno_name(HTTP_PARSER_ERRNO(&p)));
+        goto done;
+    }
     if (!r.done && complete && used == len)
         http_parser_execute(&p, &s, NULL, 0); /* EOF ends a body without a length */
     if (!r.done)
-        return complete ? fail(why, n, "introspection answer cut short") : WD_EAGAIN;
-    if (p.status_code != 200)
-        return fail(why, n, "introspection service answered HTTP %u", p.status_code);
-    return parse_claims(r.body ? r.body : "", r.body_len, a, why, n);
+        e = complete ? fail(why, n, "introspection answer cut short") : WD_EAGAIN;
+    else if (p.status_code != 200)
+        e = fail(why, n, "introspection service answered HTTP %u", p.status_code);
+    else
+        e = parse_claims(r.body, r.body_len, a, why, n);
+done:
+    wd_free(r.body);
+    return e;
 }
 
 /* ---------------------------------------------------------------- the call */

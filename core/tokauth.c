@@ -365,6 +365,7 @@ static enum wd_err introspect_check(const struct backend_ops *ops, uint32_t ms,
             introspect_answer_fini(&a);
             return e;
         }
+        introspect_answer_fini(&a);
     }
     if (!asked)
         return refuse(why, n, "not a JWT, and no introspection issuer is configured");

@@ -128,10 +128,12 @@ static void test_active_answer(void **state)
     assert_int_equal(parse(close, &a, why), WD_OK);
     assert_true(a.active);
     introspect_answer_fini(&a);
-    /* Chunked, in one piece. */
+    /* Chunked, in two chunks. */
     const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "f\r\n{\"active\":true}\r\n0\r\n\r\n";
+                          "a\r\n{\"active\":\r\n11\r\ntrue,\"sub\":\"bob\"}\r\n0\r\n\r\n";
     assert_int_equal(parse(chunked, &a, why), WD_OK);
+    assert_true(a.active);
+    assert_string_equal(a.sub, "bob");
     introspect_answer_fini(&a);
 }
 
