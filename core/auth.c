@@ -19,6 +19,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "introspect.h"
 #include "log.h"
 #include "mem.h"
 #include "pw.h"
@@ -1226,6 +1227,7 @@ void auth_free(struct auth *a)
     worker_free(a->pool); /* returns the submitted ones through ticket_done */
     loop_timer_cancel(a->b->loop, &a->poll);
     creds_clear(a);
+    introspect_cache_clear(); /* the workers are gone: nobody else uses it */
     perms_unref(a->anon);
     bans_free(a->bans, a->nbans);
     binds_free(a->binds, a->nbinds);
