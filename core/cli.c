@@ -64,6 +64,7 @@ static const struct {
     [CLI_OPT_ED25519_PUBLIC] = {"--ed25519-public", true},
     [CLI_OPT_AUDIENCE] = {"--audience", true},
     [CLI_OPT_INTROSPECT] = {"--introspect", true}, [CLI_OPT_SECRET_STDIN] = {"--secret-stdin", false},
+    [CLI_OPT_TOKEN_STDIN] = {"--token-stdin", false},
     [CLI_OPT_CACHE] = {"--cache", true},         [CLI_OPT_CAFILE] = {"--cafile", true},
 };
 
@@ -405,7 +406,8 @@ static const struct cli_command commands[] = {
      cli_cmd_token_issue,
      "(--user NAME | --subject SUB) [--client-id ID] [--scope \"...\"] [--ttl DURATION] "
      "[--alg eddsa|hs256]", "print an access token signed with Warden's own key"},
-    {"token revoke", 1, 1, O(UNTIL), true, cli_cmd_token_revoke, "JTI [--until TIME]",
+    {"token revoke", 0, 1, O(UNTIL) | O(TOKEN_STDIN), true, cli_cmd_token_revoke,
+     "(JTI [--until TIME] | --token-stdin)",
      "refuse a token id and end the sessions holding it"},
     {"token list-revoked", 0, 0, 0, false, cli_cmd_token_list_revoked, "",
      "list revoked token ids still in force"},

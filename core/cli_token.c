@@ -268,10 +268,65 @@ static enum wd_err body_revoke(struct store_txn *t, struct cli *c)
     return tokens_revoke(t, &tc.rv);
 }
 
+/*
+ * --token-stdin: the token itself, from which the jti and exp are read (its
+ * signature is not checked: a revocation can only take rights away), so that
+ * the revocation ends when the token would have. *jti: owned.
+ */
+static int revoke_from_token(struct cli *c, char **jti, int64_t *until)
+{
+    char *b = wd_malloc(TOKEN_MAX + 2);
+    if (!b)
+        return cli_failed(c, "out of memory");
+    size_t n = fread(b, 1, TOKEN_MAX + 2, stdin);
+    while (n && (b[n - 1] == '\n' || b[n - 1] == '\r'))
+        n--;
+    struct token *t = NULL;
+    enum token_reason why = TOKEN_OK;
+    enum wd_err e = n && n <= TOKEN_MAX ? token_parse(b, n, &t, &why) : WD_EMALFORMED;
+    explicit_bzero(b, TOKEN_MAX + 2);
+    wd_free(b);
+    if (e != WD_OK)
+        return cli_failed(c, "the token on standard input does not parse: %s",
+                          e == WD_EMALFORMED ? token_reason_str(why) : wd_strerror(e));
+    int rc = 0;
+    if (!t->jti || !t->has_exp)
+        rc = cli_failed(c, "the token has no %s claim: it cannot be revoked by id",
+                        !t->jti ? "jti" : "exp");
+    else if (!(*jti = wd_strdup(t->jti)))
+        rc = cli_failed(c, "out of memory");
+    *until = t->has_exp ? t->exp : 0;
+    token_free(t);
+    return rc;
+}
+
 int cli_cmd_token_revoke(struct cli *c)
 {
     int64_t now = (int64_t)time(NULL), until = 0;
     const char *u = c->opt[CLI_OPT_UNTIL];
+    if (c->opt[CLI_OPT_TOKEN_STDIN]) {
+        if (c->npos || u)
+            return cli_usage_error(c, "--token-stdin takes no JTI and no --until (both come "
+                                      "from the token)");
+        char *jti = NULL;
+        if (revoke_from_token(c, &jti, &until))
+            return 1;
+        if (until <= now) {
+            wd_free(jti);
+            return cli_failed(c, "the token has expired already: nothing to revoke");
+        }
+        tc.rv = (struct token_revoked){jti, until, now, c->actor};
+        int rc = cli_run_write(c, body_revoke);
+        char t[32];
+        cli_fmt_time(until, t, sizeof t);
+        if (!rc)
+            rc = cli_done(c, "token %s revoked until its expiry (%s); sessions holding it end "
+                          "within a second", jti, t);
+        wd_free(jti);
+        return rc ? 1 : 0;
+    }
+    if (c->npos != 1)
+        return cli_usage_error(c, "give a JTI or --token-stdin");
     if (u) {
         int64_t d;
         if (cli_parse_duration(u, &d))
