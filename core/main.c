@@ -357,6 +357,9 @@ static void run_console(struct broker *b)
         fprintf(stderr, "warden: cannot start the console (TERM=%s); running headless, "
                         "stop with SIGTERM\n", getenv("TERM") ? getenv("TERM") : "");
     } else if (end != TUI_QUIT) {
+        if (end == TUI_HANGUP)
+            log_notice("the console's terminal went away: stopping the broker (run with "
+                       "--no-console, or under tmux or systemd, to keep it without one)");
         admin_shutdown(admin_of(b)); /* WD_ECLOSED when the broker stopped first */
     }
     pthread_join(th, NULL);

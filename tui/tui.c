@@ -12,12 +12,14 @@
 #include <curses.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "screen.h"
 
@@ -365,8 +367,16 @@ enum tui_end tui_run(const struct tui_ops *ops)
             dirty = false;
         }
         int ch = getch();
-        if (ch == ERR)
+        if (ch == ERR) {
+            /* No key within the tick, or no terminal any more: a closed pty reads
+             * as ERR at once, which would spin this loop. */
+            struct pollfd pf = {.fd = STDIN_FILENO, .events = POLLIN};
+            if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+                end = TUI_HANGUP;
+                break;
+            }
             continue;
+        }
         unsigned r = input(&t, ch);
         if (r & R_QUIT)
             break;

@@ -55,6 +55,7 @@ enum tui_end {
     TUI_QUIT,        /* the operator quit (embedded: ops->shutdown was called) */
     TUI_BROKER_GONE, /* the broker stopped or the socket closed */
     TUI_SIGNALLED,   /* SIGTERM, SIGINT or SIGHUP reached the console */
+    TUI_HANGUP,      /* the terminal went away (its window or SSH session closed) */
     TUI_NO_TERMINAL, /* curses could not start */
 };
 

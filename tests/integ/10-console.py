@@ -160,6 +160,34 @@ def console_help_log_and_sigterm():
         e.close()
 
 
+def gone(pid):
+    """The process has exited (reaped or a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@lib.case
+def console_terminal_gone_stops_the_broker():
+    e = Embedded()
+    try:
+        p = e.pane
+        p.wait_for(r"\[Overview\]")
+        m = re.search(r"embedded pid (\d+)", p.screen())
+        assert m, p.screen()
+        pid = int(m.group(1))
+        # The terminal goes away (its window closed): the console must not spin on a
+        # dead terminal; it stops the broker as SIGTERM would.
+        p.kill()
+        lib.wait_until(lambda: gone(pid), timeout=15, msg="the broker outlived its terminal")
+        assert "the console's terminal went away: stopping the broker" in e.log(), e.log()[-800:]
+        assert not lib.SANITIZER_RE.search(e.log()), e.log()[-3000:]
+    finally:
+        e.close()
+
+
 @lib.case
 def console_attach_without_broker():
     if lib.is_mosquitto():
