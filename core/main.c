@@ -118,6 +118,10 @@ static enum wd_err emb_sessions(void *ctx, struct admin_sessions *out)
 {
     return admin_list_sessions(((struct embedded *)ctx)->a, out);
 }
+static enum wd_err emb_page(void *ctx, const struct admin_page_req *req, struct admin_page *out)
+{
+    return admin_session_page(((struct embedded *)ctx)->a, req, out);
+}
 static enum wd_err emb_subs(void *ctx, const char *id, struct admin_subs *out)
 {
     return admin_session_subs(((struct embedded *)ctx)->a, id, out);
@@ -180,6 +184,10 @@ static enum wd_err att_info(void *ctx, struct tui_info *out)
 static enum wd_err att_sessions(void *ctx, struct admin_sessions *out)
 {
     return admin_client_sessions(((struct attached *)ctx)->c, out);
+}
+static enum wd_err att_page(void *ctx, const struct admin_page_req *req, struct admin_page *out)
+{
+    return admin_client_page(((struct attached *)ctx)->c, req, out);
 }
 static enum wd_err att_subs(void *ctx, const char *id, struct admin_subs *out)
 {
@@ -289,7 +297,7 @@ static int cmd_console(int argc, char **argv)
     snprintf(at.info.where, sizeof at.info.where, "attached pid %ld", pid);
     struct tui_ops ops = {
         .ctx = &at, .embedded = false, .info = att_info, .sessions = att_sessions,
-        .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
+        .page = att_page, .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
         .shutdown = att_shutdown, .log_recent = att_log, .edit = att_edit,
         .flight = att_flight, .audit = att_audit, .explain = att_explain,
     };
@@ -343,7 +351,7 @@ static void run_console(struct broker *b)
     snprintf(em.info.where, sizeof em.info.where, "embedded pid %ld", (long)getpid());
     struct tui_ops ops = {
         .ctx = &em, .embedded = true, .info = emb_info, .sessions = emb_sessions,
-        .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
+        .page = emb_page, .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
         .shutdown = emb_shutdown, .log_recent = emb_log, .edit = emb_edit,
         .flight = emb_flight, .audit = emb_audit, .explain = emb_explain,
     };

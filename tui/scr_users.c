@@ -42,7 +42,7 @@ static enum wd_err update(struct tui *t)
     for (size_t i = 0; i < json_array_size(v); i++)
         if (!strcmp(edit_str(json_array_get(v, i), "name"), U.sel_name))
             U.sel = i;
-    return tui_refresh_sessions(t); /* for the live session counts */
+    return tui_refresh_all_sessions(t); /* for the live session counts */
 }
 
 static unsigned live_sessions(const struct tui *t, const char *user)

@@ -103,17 +103,54 @@ void tui_confirm(struct tui *t, const char *question, tui_confirm_fn yes, const 
     t->confirm_yes = yes;
 }
 
+/* Rows of the session list on screen (draw_frame gives the screen LINES-3 rows, the
+ * list two less). */
+static size_t list_height(void)
+{
+    return LINES > 6 ? (size_t)LINES - 5 : 1;
+}
+
 enum wd_err tui_refresh_sessions(struct tui *t)
+{
+    size_t h = list_height();
+    model_scroll(&t->model, h); /* a move past the window asks around the new position */
+    struct admin_page_req req;
+    model_request(&t->model, h, &req);
+    struct admin_page p;
+    enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
+    if (e != WD_OK)
+        return e;
+    model_set_page(&t->model, &p);
+    return WD_OK;
+}
+
+bool tui_sessions_stale(const struct tui *t)
+{
+    return model_stale(&t->model, list_height());
+}
+
+enum wd_err tui_refresh_session(struct tui *t, const char *client_id)
+{
+    /* A one-row window following the client id: the broker moves it onto the row. */
+    struct admin_page_req req = {.sort = ADMIN_COL_CLIENT, .follow = client_id, .limit = 1};
+    struct admin_page p;
+    enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
+    if (e != WD_OK)
+        return e;
+    admin_sessions_free(&t->sessions);
+    t->sessions = p.rows; /* find() checks the client id: a vanished session is not shown */
+    return WD_OK;
+}
+
+enum wd_err tui_refresh_all_sessions(struct tui *t)
 {
     struct admin_sessions fresh = {0};
     enum wd_err e = t->ops->sessions(t->ops->ctx, &fresh);
     if (e != WD_OK)
         return e;
-    e = model_set_sessions(&t->model, &fresh);
     admin_sessions_free(&t->sessions);
-    t->sessions = fresh; /* the model points at the array, not at this struct */
-    t->model.snap = &t->sessions;
-    return e;
+    t->sessions = fresh;
+    return WD_OK;
 }
 
 static const struct screen_ops *current(const struct tui *t)
@@ -272,6 +309,7 @@ static unsigned input(struct tui *t, int ch)
             enum wd_err e = model_set_filter(&t->model, t->prompt.text);
             if (e != WD_OK)
                 tui_fail(t, "filter", e);
+            return R_REFRESH; /* the broker filters: ask for a new window now */
         }
         return pr == PROMPT_NONE ? R_NONE : R_REDRAW;
     }

@@ -33,6 +33,8 @@ struct tui_ops {
     bool embedded;   /* quitting stops the broker (after confirmation) */
     enum wd_err (*info)(void *ctx, struct tui_info *out);
     enum wd_err (*sessions)(void *ctx, struct admin_sessions *out);
+    /* One window of the session list (admin_session_page(); admin_page_free). */
+    enum wd_err (*page)(void *ctx, const struct admin_page_req *req, struct admin_page *out);
     enum wd_err (*subs)(void *ctx, const char *client_id, struct admin_subs *out);
     enum wd_err (*stats)(void *ctx, struct admin_stats *out);
     enum wd_err (*disconnect)(void *ctx, const char *client_id);
