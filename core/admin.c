@@ -31,7 +31,7 @@
 #include "tree.h"
 
 enum admin_op {
-    OP_SESSIONS, OP_PAGE, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
+    OP_SESSIONS, OP_PAGE, OP_SESSION, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
 };
 
 struct request {
@@ -62,6 +62,7 @@ typedef enum wd_err (*op_fn)(struct broker *b, struct request *r);
 
 static enum wd_err op_sessions(struct broker *b, struct request *r);
 static enum wd_err op_page(struct broker *b, struct request *r);
+static enum wd_err op_session(struct broker *b, struct request *r);
 static enum wd_err op_subs(struct broker *b, struct request *r);
 static enum wd_err op_stats(struct broker *b, struct request *r);
 static enum wd_err op_disconnect(struct broker *b, struct request *r);
@@ -72,6 +73,7 @@ static enum wd_err op_flight(struct broker *b, struct request *r);
 static const op_fn ops[OP_COUNT] = {
     [OP_SESSIONS] = op_sessions,
     [OP_PAGE] = op_page,
+    [OP_SESSION] = op_session,
     [OP_SUBS] = op_subs,
     [OP_STATS] = op_stats,
     [OP_DISCONNECT] = op_disconnect,
@@ -84,6 +86,7 @@ const struct admin_command admin_commands[] = {
     {"sessions", "", "list sessions, connected and offline"},
     {"page", "SORT DESC OFFSET LIMIT FILTER FOLLOW",
      "one window of the session list, sorted and filtered, following a row"},
+    {"session", "CLIENT_ID", "one session, as a row of the list"},
     {"subscriptions", "CLIENT_ID", "list one session's subscriptions"},
     {"stats", "", "broker counters"},
     {"disconnect", "CLIENT_ID", "disconnect a client (its will is sent)"},
@@ -360,6 +363,19 @@ static enum wd_err op_page(struct broker *b, struct request *r)
     return e;
 }
 
+static enum wd_err op_session(struct broker *b, struct request *r)
+{
+    struct admin_session *out = r->out;
+    memset(out, 0, sizeof *out);
+    const struct session *s = session_find(b, r->arg, strlen(r->arg));
+    if (!s)
+        return WD_ENOTFOUND;
+    enum wd_err e = copy_session(s, out);
+    if (e)
+        admin_session_clear(out);
+    return e;
+}
+
 static enum wd_err op_subs(struct broker *b, struct request *r)
 {
     struct admin_subs *out = r->out;
@@ -458,6 +474,11 @@ static enum wd_err op_shutdown(struct broker *b, struct request *r)
 enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out)
 {
     return call(a, OP_SESSIONS, NULL, out);
+}
+
+enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out)
+{
+    return call(a, OP_SESSION, client_id, out);
 }
 
 enum wd_err admin_session_page(struct admin *a, const struct admin_page_req *req,

@@ -133,6 +133,12 @@ struct admin *admin_of(struct broker *b);
 enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out);
 void admin_sessions_free(struct admin_sessions *s);
 
+/* One session by client id (the detail screen): a lookup, not a list. WD_ENOTFOUND
+ * when there is no such session. Returns owned: free with admin_session_clear(). */
+enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out);
+/* Free what one row owns (the row itself is not freed) and zero it. */
+void admin_session_clear(struct admin_session *s);
+
 /* ---- one window of the session list (admin_page.c): what the console shows ---- */
 
 /* The session list's columns, in the console's order: the sort keys. */

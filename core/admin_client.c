@@ -241,6 +241,26 @@ enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions 
     return WD_OK;
 }
 
+enum wd_err admin_client_session(struct admin_client *c, const char *client_id,
+                                 struct admin_session *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    enum wd_err e = request(c, "session", client_id, &n);
+    if (e)
+        return e;
+    char *line;
+    if (n != 1 || (e = read_line(c, &line)))
+        return broken(c, e ? e : WD_EPROTOCOL);
+    if ((e = admin_sock_decode(line, admin_sock_session_fields, admin_sock_nsession_fields,
+                               out)) ||
+        !out->client_id) {
+        admin_session_clear(out);
+        return broken(c, e ? e : WD_EPROTOCOL);
+    }
+    return WD_OK;
+}
+
 /* A decimal field of a page header, at most max; -1 allowed when neg. */
 static bool header_num(char **cur, long long max, bool neg, long long *out)
 {

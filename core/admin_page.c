@@ -178,19 +178,24 @@ enum wd_err admin_page_of(const struct admin_sessions *all, const struct admin_p
     return e;
 }
 
+void admin_session_clear(struct admin_session *s)
+{
+    wd_free(s->client_id);
+    wd_free(s->username);
+    wd_free(s->cert_subject);
+    wd_free(s->cert_issuer);
+    wd_free(s->cert_sans);
+    wd_free(s->token_sub);
+    wd_free(s->token_iss);
+    wd_free(s->token_scope);
+    wd_free(s->roles);
+    memset(s, 0, sizeof *s);
+}
+
 void admin_sessions_free(struct admin_sessions *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        wd_free(s->v[i].client_id);
-        wd_free(s->v[i].username);
-        wd_free(s->v[i].cert_subject);
-        wd_free(s->v[i].cert_issuer);
-        wd_free(s->v[i].cert_sans);
-        wd_free(s->v[i].token_sub);
-        wd_free(s->v[i].token_iss);
-        wd_free(s->v[i].token_scope);
-        wd_free(s->v[i].roles);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        admin_session_clear(&s->v[i]);
     wd_free(s->v);
     s->v = NULL;
     s->n = 0;

@@ -444,6 +444,16 @@ static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, st
         admin_sessions_free(&ss);
         return e;
     }
+    if (!strcmp(line, "session") && arg) {
+        struct admin_session one;
+        if ((e = admin_session_get(s->a, arg, &one)))
+            return e;
+        if (!(e = put_header(out, 1)))
+            e = admin_sock_encode(out, admin_sock_session_fields, admin_sock_nsession_fields,
+                                  &one);
+        admin_session_clear(&one);
+        return e;
+    }
     if (!strcmp(line, "page") && arg && rest)
         return serve_page(s, arg, rest, out);
     if (!strcmp(line, "subs") && arg) {

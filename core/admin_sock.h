@@ -11,6 +11,7 @@
  *   verbs    hello                 -> 1 record: version, pid, listeners
  *            stats                 -> 1 record (admin_sock_stats_fields)
  *            sessions              -> N records (admin_sock_session_fields)
+ *            session CLIENT_ID     -> 1 record (admin_sock_session_fields)
  *            page SORT DESC OFFSET LIMIT FILTER FOLLOW (fields, TAB-separated; FOLLOW
  *                                  may be NULL) -> 1 + N records: "TOTAL MATCHED OFFSET
  *                                  FOLLOW" (-1: none), then the window (session fields)

@@ -122,6 +122,10 @@ static enum wd_err emb_page(void *ctx, const struct admin_page_req *req, struct 
 {
     return admin_session_page(((struct embedded *)ctx)->a, req, out);
 }
+static enum wd_err emb_session(void *ctx, const char *id, struct admin_session *out)
+{
+    return admin_session_get(((struct embedded *)ctx)->a, id, out);
+}
 static enum wd_err emb_subs(void *ctx, const char *id, struct admin_subs *out)
 {
     return admin_session_subs(((struct embedded *)ctx)->a, id, out);
@@ -188,6 +192,10 @@ static enum wd_err att_sessions(void *ctx, struct admin_sessions *out)
 static enum wd_err att_page(void *ctx, const struct admin_page_req *req, struct admin_page *out)
 {
     return admin_client_page(((struct attached *)ctx)->c, req, out);
+}
+static enum wd_err att_session(void *ctx, const char *id, struct admin_session *out)
+{
+    return admin_client_session(((struct attached *)ctx)->c, id, out);
 }
 static enum wd_err att_subs(void *ctx, const char *id, struct admin_subs *out)
 {
@@ -297,7 +305,8 @@ static int cmd_console(int argc, char **argv)
     snprintf(at.info.where, sizeof at.info.where, "attached pid %ld", pid);
     struct tui_ops ops = {
         .ctx = &at, .embedded = false, .info = att_info, .sessions = att_sessions,
-        .page = att_page, .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
+        .page = att_page, .session = att_session,
+        .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
         .shutdown = att_shutdown, .log_recent = att_log, .edit = att_edit,
         .flight = att_flight, .audit = att_audit, .explain = att_explain,
     };
@@ -351,7 +360,8 @@ static void run_console(struct broker *b)
     snprintf(em.info.where, sizeof em.info.where, "embedded pid %ld", (long)getpid());
     struct tui_ops ops = {
         .ctx = &em, .embedded = true, .info = emb_info, .sessions = emb_sessions,
-        .page = emb_page, .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
+        .page = emb_page, .session = emb_session,
+        .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
         .shutdown = emb_shutdown, .log_recent = emb_log, .edit = emb_edit,
         .flight = emb_flight, .audit = emb_audit, .explain = emb_explain,
     };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mem.h"
 #include "screen.h"
 
 #define TICK_MS 200      /* input wait: the loop checks signals and the clock this often */
@@ -131,14 +132,20 @@ bool tui_sessions_stale(const struct tui *t)
 
 enum wd_err tui_refresh_session(struct tui *t, const char *client_id)
 {
-    /* A one-row window following the client id: the broker moves it onto the row. */
-    struct admin_page_req req = {.sort = ADMIN_COL_CLIENT, .follow = client_id, .limit = 1};
-    struct admin_page p;
-    enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
-    if (e != WD_OK)
+    struct admin_session one;
+    enum wd_err e = t->ops->session(t->ops->ctx, client_id, &one);
+    if (e != WD_OK && e != WD_ENOTFOUND)
         return e;
-    admin_sessions_free(&t->sessions);
-    t->sessions = p.rows; /* find() checks the client id: a vanished session is not shown */
+    admin_sessions_free(&t->sessions); /* a vanished session: none, and the screen says so */
+    if (e == WD_OK) {
+        t->sessions.v = wd_malloc(sizeof *t->sessions.v); /* freed by admin_sessions_free */
+        if (!t->sessions.v) {
+            admin_session_clear(&one);
+            return WD_ENOMEM;
+        }
+        t->sessions.v[0] = one;
+        t->sessions.n = 1;
+    }
     return WD_OK;
 }
 

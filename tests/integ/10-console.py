@@ -184,6 +184,9 @@ def console_pages_a_long_list():
         r = admin_request(e.sock, "page 0\t1\t0\t3\tpage-1\t%")
         assert r[0] == "ok 4" and r[1] == "90\t10\t0\t-1", r[:2]
         assert [x.split("\t")[0] for x in r[2:]] == ["page-19", "page-18", "page-17"], r
+        r = admin_request(e.sock, "session page-42")  # the detail screen's lookup
+        assert r[0] == "ok 1" and r[1].startswith("page-42\t"), r
+        assert admin_request(e.sock, "session page-4") == ["err WD_ENOTFOUND"]
         for bad in ["page 12\t0\t0\t3\t\t%", "page 0\t0\t0\t1001\t\t%", "page 0\t0\t0"]:
             assert admin_request(e.sock, bad) == ["err WD_EINVAL"], (bad, admin_request(e.sock, bad))
         a = e.open([lib.warden_bin(), "console", "--socket", e.sock], height=24)

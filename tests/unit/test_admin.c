@@ -302,6 +302,16 @@ static void test_session_page(void **state)
     assert_int_equal(p.total, 5);
     assert_int_equal(p.rows.n, 0);
     admin_page_free(&p);
+
+    /* One session by client id: a lookup (the detail screen), not a sort. */
+    struct admin_session one;
+    assert_int_equal(admin_session_get(f->a, "pump-2", &one), WD_OK);
+    assert_string_equal(one.client_id, "pump-2");
+    assert_int_equal(one.msgs_in, 4);
+    assert_true(one.connected);
+    admin_session_clear(&one);
+    assert_null(one.client_id);
+    assert_int_equal(admin_session_get(f->a, "pump-", &one), WD_ENOTFOUND);
     for (int i = 0; i < 5; i++)
         close(fds[i]);
 }
