@@ -91,7 +91,7 @@ def main():
         # now it asks for a window: a 36-line screen shows 31 rows, the window is 3x that.
         measure(b"sessions\n", "sessions (whole list, the console before paging)")
         measure(b"page 0\t0\t5000\t93\t\t%\n", "page (93 rows at 5000, by client id)")
-        measure(b"page 7\t1\t0\t93\tmqb-c1\t%\n",
+        measure(b"page 7\t1\t0\t93\tmqb-i1\t%\n",
                 "page (93 rows, by msgs in, descending, filtered)")
         s.close()
         pane = tmux.Pane([WARDEN, "console", "--socket", sock], tmp)
