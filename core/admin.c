@@ -31,7 +31,7 @@
 #include "tree.h"
 
 enum admin_op {
-    OP_SESSIONS, OP_PAGE, OP_SESSION, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
+    OP_SESSIONS, OP_PAGE, OP_SESSION, OP_IDENTS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
 };
 
 struct request {
@@ -63,6 +63,7 @@ typedef enum wd_err (*op_fn)(struct broker *b, struct request *r);
 static enum wd_err op_sessions(struct broker *b, struct request *r);
 static enum wd_err op_page(struct broker *b, struct request *r);
 static enum wd_err op_session(struct broker *b, struct request *r);
+static enum wd_err op_idents(struct broker *b, struct request *r);
 static enum wd_err op_subs(struct broker *b, struct request *r);
 static enum wd_err op_stats(struct broker *b, struct request *r);
 static enum wd_err op_disconnect(struct broker *b, struct request *r);
@@ -74,6 +75,7 @@ static const op_fn ops[OP_COUNT] = {
     [OP_SESSIONS] = op_sessions,
     [OP_PAGE] = op_page,
     [OP_SESSION] = op_session,
+    [OP_IDENTS] = op_idents,
     [OP_SUBS] = op_subs,
     [OP_STATS] = op_stats,
     [OP_DISCONNECT] = op_disconnect,
@@ -87,6 +89,7 @@ const struct admin_command admin_commands[] = {
     {"page", "SORT DESC OFFSET LIMIT FILTER FOLLOW",
      "one window of the session list, sorted and filtered, following a row"},
     {"session", "CLIENT_ID", "one session, as a row of the list"},
+    {"identities", "", "connected sessions per identity"},
     {"subscriptions", "CLIENT_ID", "list one session's subscriptions"},
     {"stats", "", "broker counters"},
     {"disconnect", "CLIENT_ID", "disconnect a client (its will is sent)"},
@@ -376,6 +379,48 @@ static enum wd_err op_session(struct broker *b, struct request *r)
     return e;
 }
 
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static enum wd_err op_idents(struct broker *b, struct request *r)
+{
+    struct admin_idents *out = r->out;
+    out->n = 0;
+    out->v = NULL;
+    /* The identities of the connected sessions, sorted: equal names are neighbours. */
+    const char **names = wd_malloc((b->nsessions ? b->nsessions : 1) * sizeof *names);
+    if (!names)
+        return WD_ENOMEM;
+    size_t n = 0, distinct = 0;
+    for (size_t i = 0; i < b->sess_nbuckets; i++)
+        for (struct session *s = b->sess_buckets[i]; s; s = s->hnext)
+            if (s->username && s->conn && s->conn->state == CONN_ACTIVE)
+                names[n++] = s->username;
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n; i++)
+        distinct += !i || strcmp(names[i], names[i - 1]);
+    enum wd_err e = WD_OK;
+    if (!(out->v = wd_calloc(distinct ? distinct : 1, sizeof *out->v)))
+        e = WD_ENOMEM;
+    for (size_t i = 0; !e && i < n; i++) {
+        if (i && !strcmp(names[i], names[i - 1])) {
+            out->v[out->n - 1].sessions++;
+            continue;
+        }
+        struct admin_ident *o = &out->v[out->n++];
+        o->sessions = 1;
+        if (!(o->user = wd_strdup(names[i])))
+            e = WD_ENOMEM;
+    }
+    wd_free(names);
+    if (e)
+        admin_idents_free(out);
+    return e;
+}
+
 static enum wd_err op_subs(struct broker *b, struct request *r)
 {
     struct admin_subs *out = r->out;
@@ -474,6 +519,20 @@ static enum wd_err op_shutdown(struct broker *b, struct request *r)
 enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out)
 {
     return call(a, OP_SESSIONS, NULL, out);
+}
+
+enum wd_err admin_identity_counts(struct admin *a, struct admin_idents *out)
+{
+    return call(a, OP_IDENTS, NULL, out);
+}
+
+void admin_idents_free(struct admin_idents *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        wd_free(s->v[i].user);
+    wd_free(s->v);
+    s->v = NULL;
+    s->n = 0;
 }
 
 enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out)

@@ -133,6 +133,22 @@ struct admin *admin_of(struct broker *b);
 enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out);
 void admin_sessions_free(struct admin_sessions *s);
 
+/* Connected sessions of one identity (the users screen's live counts). */
+struct admin_ident {
+    char *user;               /* owned */
+    uint32_t sessions;        /* connected sessions with this identity */
+};
+
+struct admin_idents {
+    size_t n;
+    struct admin_ident *v;    /* owned array, by name */
+};
+
+/* Every identity with connected sessions, and how many: one row per identity,
+ * not per session. Returns owned: free with admin_idents_free(). */
+enum wd_err admin_identity_counts(struct admin *a, struct admin_idents *out);
+void admin_idents_free(struct admin_idents *s);
+
 /* One session by client id (the detail screen): a lookup, not a list. WD_ENOTFOUND
  * when there is no such session. Returns owned: free with admin_session_clear(). */
 enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out);

@@ -241,6 +241,23 @@ enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions 
     return WD_OK;
 }
 
+enum wd_err admin_client_identities(struct admin_client *c, struct admin_idents *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    size_t n;
+    enum wd_err e = request(c, "identities", NULL, &n);
+    if (e)
+        return e;
+    e = read_records(c, n, admin_sock_ident_fields, admin_sock_nident_fields, sizeof *out->v,
+                     offsetof(struct admin_ident, user), (void **)&out->v, &out->n);
+    if (e) {
+        admin_idents_free(out);
+        return broken(c, e);
+    }
+    return WD_OK;
+}
+
 enum wd_err admin_client_session(struct admin_client *c, const char *client_id,
                                  struct admin_session *out)
 {

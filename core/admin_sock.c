@@ -46,6 +46,11 @@ const struct admin_sock_field admin_sock_session_fields[] = {
 const size_t admin_sock_nsession_fields =
     sizeof admin_sock_session_fields / sizeof admin_sock_session_fields[0];
 
+#define IF(f, t) F(struct admin_ident, s, f, t)
+const struct admin_sock_field admin_sock_ident_fields[] = {IF(user, ASF_STR), IF(sessions, ASF_U32)};
+const size_t admin_sock_nident_fields =
+    sizeof admin_sock_ident_fields / sizeof admin_sock_ident_fields[0];
+
 #define BF(f, t) F(struct admin_sub, s, f, t)
 const struct admin_sock_field admin_sock_sub_fields[] = {
     BF(filter, ASF_STR), BF(qos, ASF_U8), BF(no_local, ASF_BOOL),
@@ -442,6 +447,17 @@ static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, st
             e = admin_sock_encode(out, admin_sock_session_fields, admin_sock_nsession_fields,
                                   &ss.v[i]);
         admin_sessions_free(&ss);
+        return e;
+    }
+    if (!strcmp(line, "identities")) {
+        struct admin_idents id;
+        if ((e = admin_identity_counts(s->a, &id)))
+            return e;
+        e = put_header(out, id.n);
+        for (size_t i = 0; !e && i < id.n; i++)
+            e = admin_sock_encode(out, admin_sock_ident_fields, admin_sock_nident_fields,
+                                  &id.v[i]);
+        admin_idents_free(&id);
         return e;
     }
     if (!strcmp(line, "session") && arg) {

@@ -44,17 +44,15 @@ static enum wd_err update(struct tui *t)
     for (size_t i = 0; i < json_array_size(v); i++)
         if (!strcmp(edit_str(json_array_get(v, i), "name"), U.sel_name))
             U.sel = i;
-    return tui_refresh_all_sessions(t); /* for the live session counts */
+    return tui_refresh_identities(t); /* for the live session counts */
 }
 
 static unsigned live_sessions(const struct tui *t, const char *user)
 {
-    unsigned n = 0;
-    for (size_t i = 0; i < t->sessions.n; i++)
-        if (t->sessions.v[i].connected && t->sessions.v[i].username &&
-            !strcmp(t->sessions.v[i].username, user))
-            n++;
-    return n;
+    for (size_t i = 0; i < t->idents.n; i++)
+        if (!strcmp(t->idents.v[i].user, user))
+            return t->idents.v[i].sessions;
+    return 0;
 }
 
 static void roles_text(json_t *u, char *out, size_t n)

@@ -86,8 +86,8 @@ struct tui {
     struct admin_stats stats;        /* latest, valid when have_stats */
     bool have_stats;
     struct model_rates rates;
-    struct admin_sessions sessions;  /* owned: the detail's session, or the whole list
-                                        (users screen: live session counts) */
+    struct admin_sessions sessions;  /* owned: the detail screen's session (0 or 1) */
+    struct admin_idents idents;      /* owned: connected sessions per identity (users) */
     struct model model;              /* the sessions screen's window */
     char *detail_id;                 /* malloc'd: the session the detail screen shows */
     struct admin_subs subs;          /* owned: detail_id's subscriptions */
@@ -138,7 +138,7 @@ enum wd_err tui_refresh_sessions(struct tui *t);
 bool tui_sessions_stale(const struct tui *t);
 /* Fetch one session into t->sessions (0 or 1 rows: the detail screen). */
 enum wd_err tui_refresh_session(struct tui *t, const char *client_id);
-/* Fetch the whole session list into t->sessions (the users screen's counts). */
-enum wd_err tui_refresh_all_sessions(struct tui *t);
+/* Fetch the connected sessions per identity into t->idents (the users screen's counts). */
+enum wd_err tui_refresh_identities(struct tui *t);
 
 #endif

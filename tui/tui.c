@@ -149,14 +149,14 @@ enum wd_err tui_refresh_session(struct tui *t, const char *client_id)
     return WD_OK;
 }
 
-enum wd_err tui_refresh_all_sessions(struct tui *t)
+enum wd_err tui_refresh_identities(struct tui *t)
 {
-    struct admin_sessions fresh = {0};
-    enum wd_err e = t->ops->sessions(t->ops->ctx, &fresh);
+    struct admin_idents fresh = {0};
+    enum wd_err e = t->ops->identities(t->ops->ctx, &fresh);
     if (e != WD_OK)
         return e;
-    admin_sessions_free(&t->sessions);
-    t->sessions = fresh;
+    admin_idents_free(&t->idents);
+    t->idents = fresh;
     return WD_OK;
 }
 
@@ -344,6 +344,7 @@ static void tui_fini(struct tui *t)
     admin_subs_free(&t->subs);
     admin_events_free(&t->flight);
     admin_audits_free(&t->audit);
+    admin_idents_free(&t->idents);
     free(t->detail_id);
     free(t->log);
     free(t->log_view);

@@ -187,6 +187,7 @@ def console_pages_a_long_list():
         r = admin_request(e.sock, "session page-42")  # the detail screen's lookup
         assert r[0] == "ok 1" and r[1].startswith("page-42\t"), r
         assert admin_request(e.sock, "session page-4") == ["err WD_ENOTFOUND"]
+        assert admin_request(e.sock, "identities") == ["ok 0"]  # offline, anonymous: none
         for bad in ["page 12\t0\t0\t3\t\t%", "page 0\t0\t0\t1001\t\t%", "page 0\t0\t0"]:
             assert admin_request(e.sock, bad) == ["err WD_EINVAL"], (bad, admin_request(e.sock, bad))
         a = e.open([lib.warden_bin(), "console", "--socket", e.sock], height=24)

@@ -312,6 +312,11 @@ static void test_session_page(void **state)
     admin_session_clear(&one);
     assert_null(one.client_id);
     assert_int_equal(admin_session_get(f->a, "pump-", &one), WD_ENOTFOUND);
+    /* Identities: anonymous sessions have none to count. */
+    struct admin_idents id;
+    assert_int_equal(admin_identity_counts(f->a, &id), WD_OK);
+    assert_int_equal(id.n, 0);
+    admin_idents_free(&id);
     for (int i = 0; i < 5; i++)
         close(fds[i]);
 }
