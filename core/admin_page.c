@@ -85,14 +85,14 @@ void admin_page_select(const void **rows, size_t n, const struct admin_page_keys
             if (!strcmp(k->text(rows[i], ADMIN_COL_CLIENT), req->follow)) {
                 out->follow = (int64_t)i;
                 /* Outside the window asked for: centre the window on it. */
-                if (limit && (i < off || i >= off + limit))
+                if (limit && (i < off || i - off >= limit))
                     off = i > limit / 2 ? i - limit / 2 : 0;
                 break;
             }
         }
     }
     /* A full window when enough rows match: near the end it starts earlier. */
-    if (off + limit > m)
+    if (off > m || m - off < limit)
         off = m > limit ? m - limit : 0;
     out->offset = off;
     *count = m - off < limit ? m - off : limit;

@@ -114,14 +114,20 @@ static size_t list_height(void)
 enum wd_err tui_refresh_sessions(struct tui *t)
 {
     size_t h = list_height();
-    model_scroll(&t->model, h); /* a move past the window asks around the new position */
-    struct admin_page_req req;
-    model_request(&t->model, h, &req);
-    struct admin_page p;
-    enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
-    if (e != WD_OK)
-        return e;
-    model_set_page(&t->model, &p);
+    /* Twice at most: when the followed row moved far (a re-sort), the first window is
+     * centred on it and the second one fits the screen around it. */
+    for (int i = 0; i < 2; i++) {
+        model_scroll(&t->model, h); /* a move past the window asks around the new position */
+        struct admin_page_req req;
+        model_request(&t->model, h, &req);
+        struct admin_page p;
+        enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
+        if (e != WD_OK)
+            return e;
+        model_set_page(&t->model, &p);
+        if (!model_stale(&t->model, h))
+            break;
+    }
     return WD_OK;
 }
 

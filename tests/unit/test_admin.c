@@ -251,6 +251,10 @@ static void test_session_page(void **state)
     assert_int_equal(p.offset, 3);
     assert_string_equal(ids(&p), "pump-3 valve-9");
     admin_page_free(&p);
+    q.offset = (size_t)-1; /* no overflow: the last window */
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.offset, 3);
+    admin_page_free(&p);
 
     /* Sort by messages in, descending. */
     q = (struct admin_page_req){.sort = ADMIN_COL_IN, .desc = true, .limit = 3};
