@@ -1,6 +1,6 @@
 /*
- * model.c - view-model of the console: filtered, sorted rows over a borrowed
- * admin snapshot, the selection kept by client id, and traffic rates.
+ * model.c - view-model of the console: one window of the filtered, sorted
+ * session list, the selection kept by client id, and traffic rates.
  *
  * Workload: one window of the session list a second (the broker sorts and
  * filters: admin_page.c), a few screenfuls of rows however many sessions

@@ -1,7 +1,8 @@
 /*
- * model.h - the console's view-model: rows built from an admin snapshot,
- * sorted and filtered, with a selection kept by key (the client id) across
- * refreshes, and per-second rates computed from successive stats snapshots.
+ * model.h - the console's view-model: one window of the session list, sorted
+ * and filtered by the broker (admin_session_page), with a selection kept by
+ * key (the client id) across refreshes, and per-second rates computed from
+ * successive stats snapshots.
  * Pure: no curses, no I/O, no globals; draw code reads it and never changes it.
  * Thread: console.
  */

@@ -1,7 +1,9 @@
 /*
  * test_model.c - the console's view-model (tui/model.c): sorting, filtering,
- * the selection kept by client id across refreshes, rows that vanish, and
- * the rates and sparkline buckets. Snapshots are built by hand.
+ * the selection kept by client id across refreshes, rows that vanish, the
+ * paged window (what it asks for, moves past it, the selection followed when
+ * the broker re-sorts or filters), and the rates and sparkline buckets.
+ * Snapshots are built by hand; admin_page_of() pages them as the broker does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
