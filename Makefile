@@ -23,6 +23,7 @@ UNIT_topic := core/topic.c core/tree.c core/rtree.c
 UNIT_acl := core/acl.c core/topic.c
 UNIT_model := tui/model.c core/admin_page.c
 UNIT_form := tui/form.c tui/widget.c
+UNIT_http := core/introspect.c core/oauth_form.c
 UNIT_token := core/token.c core/topic.c
 UNIT_import := store/import.c core/topic.c core/codec.c core/pw.c
 UNIT_store := $(filter-out store/import.c,$(STORE_SRC)) core/topic.c

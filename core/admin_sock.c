@@ -47,7 +47,9 @@ const size_t admin_sock_nsession_fields =
     sizeof admin_sock_session_fields / sizeof admin_sock_session_fields[0];
 
 #define IF(f, t) F(struct admin_ident, s, f, t)
-const struct admin_sock_field admin_sock_ident_fields[] = {IF(user, ASF_STR), IF(sessions, ASF_U32)};
+const struct admin_sock_field admin_sock_ident_fields[] = {
+    IF(user, ASF_STR), IF(sessions, ASF_U32),
+};
 const size_t admin_sock_nident_fields =
     sizeof admin_sock_ident_fields / sizeof admin_sock_ident_fields[0];
 

@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "certpol.h"
 #include "conn.h"
+#include "introspect.h"
 #include "log.h"
 #include "mem.h"
 #include "pw.h"
@@ -46,6 +47,7 @@ static const struct {
     [AR_NOT_AUTHORIZED] = {0x87, 5, "not authorized"},
     [AR_BUSY] = {0x89, 3, "server busy"},
     [AR_BAD_METHOD] = {0x8C, 5, "bad authentication method"},
+    [AR_UNAVAILABLE] = {0x88, 3, "server unavailable"},
 };
 
 uint8_t auth_reason(enum auth_refusal r, uint8_t version)
@@ -731,12 +733,15 @@ static void identity_run(struct auth_ticket *t)
 static void token_run(struct auth_ticket *t)
 {
     const struct backend_ops *ops = &t->a->ops;
-    enum wd_err e = tokauth_check(ops, t->a->b->cfg.token_leeway, t->pw, t->plen, t->cid,
-                                  t->user, &t->tok, &t->perms, t->why, sizeof t->why);
+    enum wd_err e = tokauth_check(ops, t->a->b->cfg.token_leeway,
+                                  t->a->b->cfg.introspect_timeout * 1000, t->pw, t->plen,
+                                  t->cid, t->user, &t->tok, &t->perms, t->why, sizeof t->why);
     explicit_bzero(t->pw, t->plen);
+    /* An introspection service that cannot answer fails closed, as unavailable. */
     t->result = e == WD_OK           ? AR_NONE
                 : e == WD_EBADAUTH   ? AR_BAD_CREDENTIALS
                 : e == WD_EDENIED    ? AR_NOT_AUTHORIZED
+                : e == WD_EIO || e == WD_ETIMEOUT ? AR_UNAVAILABLE
                                      : AR_BUSY;
     char target[300];
     snprintf(target, sizeof target, "%.100s from %s client %s",
@@ -1268,6 +1273,10 @@ struct auth *auth_new(struct broker *b, const struct backend_ops *ops)
         return NULL;
     }
     loop_timer_init(&a->poll, poll_fired);
+    /* Token introspection makes TLS calls from the workers: WolfSSL is set up here, once,
+     * before any worker runs (tls_global_init is not thread-safe). */
+    if (a->have_store && tls_global_init() != WD_OK)
+        log_warning("WolfSSL did not start: token introspection will fail closed");
     if (a->have_store) {
         /* The hash unknown users are verified against: the configured cost. */
         pw_init();
@@ -1299,6 +1308,7 @@ void auth_free(struct auth *a)
     worker_free(a->pool); /* returns the submitted ones through ticket_done */
     loop_timer_cancel(a->b->loop, &a->poll);
     creds_clear(a);
+    introspect_cache_clear(); /* the workers are gone: nobody else uses it */
     perms_unref(a->anon);
     bans_free(a->bans, a->nbans);
     binds_free(a->binds, a->nbinds);
@@ -1348,7 +1358,7 @@ void auth_cert_seen(struct auth *a, const struct tls_info *ti)
     j->w.done = seen_done;
     j->a = a;
     int64_t now = (int64_t)time(NULL);
-    j->r = (struct cert_rec){.kind = CERT_SEEN, .not_after = ti->not_after, .created = now,
+    j->r = (struct cert_rec){.kind = CERTREC_SEEN, .not_after = ti->not_after, .created = now,
                              .last_seen = now, .identity = wd_strdup(ti->identity),
                              .subject = wd_strdup(ti->subject), .issuer = wd_strdup(ti->issuer)};
     memcpy(j->r.fp, fp, CERT_FP_LEN);

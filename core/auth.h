@@ -42,6 +42,7 @@ enum auth_refusal {
     AR_NOT_AUTHORIZED,       /* 0x87, 5 */
     AR_BUSY,                 /* auth queue full: 0x89, 3 */
     AR_BAD_METHOD,           /* 0x8C, 5 */
+    AR_UNAVAILABLE,          /* a service auth needs cannot answer: 0x88, 3 */
     AR_COUNT
 };
 /* The CONNACK code for a refusal: the 5.0 reason, or the 3.1.x return code. */

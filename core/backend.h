@@ -97,7 +97,7 @@ struct ban {
 };
 
 /* Certificate records (the certs database), keyed by the SHA-256 of the DER. */
-enum cert_kind { CERT_PIN = 0, CERT_REVOKED = 1, CERT_SEEN = 2 };
+enum cert_kind { CERTREC_PIN = 0, CERTREC_REVOKED = 1, CERTREC_SEEN = 2 };
 #define CERT_FP_LEN 32     /* SHA-256 */
 #define CERT_FP_HEX 65     /* lower-case hex + NUL */
 
@@ -136,6 +136,8 @@ enum token_issuer_kind {
     TOKEN_ISSUER_JWKS = 0,    /* mat: the JWKS document (RS256, ES256, EdDSA keys) */
     TOKEN_ISSUER_HS256 = 1,   /* mat: the shared secret */
     TOKEN_ISSUER_ED25519 = 2, /* mat: a 32-byte Ed25519 public key */
+    TOKEN_ISSUER_INTROSPECT = 3, /* RFC 7662 service at url; mat: its client secret,
+                                  * path: the CA file that signs it ("" = system CAs) */
 };
 
 struct token_issuer {
@@ -147,6 +149,9 @@ struct token_issuer {
     uint8_t *mat;          /* owned; see the kind; wiped when freed */
     size_t mat_len;
     int64_t created, updated; /* Unix seconds; updated: last reload */
+    char *url;             /* owned; INTROSPECT: the https:// endpoint, else "" */
+    char *client_id;       /* owned; INTROSPECT: our client id at the service, else "" */
+    uint32_t cache;        /* INTROSPECT: seconds an answer is reused at most */
 };
 
 #define TOKEN_SIGNING_SK 64    /* Ed25519 secret key (seed || public key), as libsodium */
@@ -200,7 +205,7 @@ struct backend_ops {
                               enum cert_verdict *out);
     /* Returns owned: every record of kind (enum cert_kind), free with backend_certs_free(). */
     enum wd_err (*certs_list)(void *ctx, uint8_t kind, struct cert_rec **out, size_t *n);
-    /* Record a certificate seen (kind CERT_SEEN; first seen kept). Bookkeeping: does
+    /* Record a certificate seen (kind CERTREC_SEEN; first seen kept). Bookkeeping: does
      * not move the generation counter. */
     enum wd_err (*cert_seen)(void *ctx, const struct cert_rec *r);
     /* Append to the audit ring (actor "broker" for the broker's own entries). */
@@ -208,6 +213,8 @@ struct backend_ops {
                          const char *result);
     /* The trusted issuer whose `iss` is iss. Returns owned: backend_issuer_free(). */
     enum wd_err (*token_issuer_find)(void *ctx, const char *iss, struct token_issuer **out);
+    /* Every issuer, in name order. Returns owned: backend_issuer_fini each, wd_free(*out). */
+    enum wd_err (*token_issuers_list)(void *ctx, struct token_issuer **out, size_t *n);
     /* Is jti revoked (now)? WD_OK with *out. */
     enum wd_err (*token_revoked)(void *ctx, const char *jti, int64_t now, bool *out);
     /* Warden's signing keys; when the store has none, fresh (made by the caller) is
@@ -314,6 +321,8 @@ static inline void backend_issuer_fini(struct token_issuer *i)
     wd_free(i->iss);
     wd_free(i->audience);
     wd_free(i->path);
+    wd_free(i->url);
+    wd_free(i->client_id);
     if (i->mat)
         explicit_bzero(i->mat, i->mat_len);
     wd_free(i->mat);

@@ -55,7 +55,7 @@ enum wd_err certpol_load(const struct backend_ops *ops, struct certpol **out)
         return WD_OK;
     struct cert_rec *v = NULL;
     size_t n = 0;
-    enum wd_err e = ops->certs_list(ops->ctx, CERT_REVOKED, &v, &n);
+    enum wd_err e = ops->certs_list(ops->ctx, CERTREC_REVOKED, &v, &n);
     if (e == WD_OK && n && !(p->revoked = wd_calloc(n, CERT_FP_LEN)))
         e = WD_ENOMEM;
     for (size_t i = 0; e == WD_OK && i < n; i++)
@@ -64,7 +64,7 @@ enum wd_err certpol_load(const struct backend_ops *ops, struct certpol **out)
     v = NULL;
     n = 0;
     if (e == WD_OK)
-        e = ops->certs_list(ops->ctx, CERT_PIN, &v, &n);
+        e = ops->certs_list(ops->ctx, CERTREC_PIN, &v, &n);
     if (e == WD_OK && n && !(p->pins = wd_calloc(n, sizeof *p->pins)))
         e = WD_ENOMEM;
     for (size_t i = 0; e == WD_OK && i < n; i++) {

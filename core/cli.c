@@ -63,6 +63,9 @@ static const struct {
     [CLI_OPT_JWKS] = {"--jwks", true},           [CLI_OPT_HS256_STDIN] = {"--hs256-secret-stdin", false},
     [CLI_OPT_ED25519_PUBLIC] = {"--ed25519-public", true},
     [CLI_OPT_AUDIENCE] = {"--audience", true},
+    [CLI_OPT_INTROSPECT] = {"--introspect", true}, [CLI_OPT_SECRET_STDIN] = {"--secret-stdin", false},
+    [CLI_OPT_TOKEN_STDIN] = {"--token-stdin", false},
+    [CLI_OPT_CACHE] = {"--cache", true},         [CLI_OPT_CAFILE] = {"--cafile", true},
 };
 
 #define O(x) (UINT64_C(1) << CLI_OPT_##x)
@@ -403,17 +406,20 @@ static const struct cli_command commands[] = {
      cli_cmd_token_issue,
      "(--user NAME | --subject SUB) [--client-id ID] [--scope \"...\"] [--ttl DURATION] "
      "[--alg eddsa|hs256]", "print an access token signed with Warden's own key"},
-    {"token revoke", 1, 1, O(UNTIL), true, cli_cmd_token_revoke, "JTI [--until TIME]",
+    {"token revoke", 0, 1, O(UNTIL) | O(TOKEN_STDIN), true, cli_cmd_token_revoke,
+     "(JTI [--until TIME] | --token-stdin)",
      "refuse a token id and end the sessions holding it"},
     {"token list-revoked", 0, 0, 0, false, cli_cmd_token_list_revoked, "",
      "list revoked token ids still in force"},
     {"token key export-public", 0, 0, 0, true, cli_cmd_token_key_export, "",
      "print Warden's public signing key as a JWKS"},
     {"token issuer add", 1, 1,
-     O(ISS) | O(JWKS) | O(HS256_STDIN) | O(ED25519_PUBLIC) | O(AUDIENCE), true,
+     O(ISS) | O(JWKS) | O(HS256_STDIN) | O(ED25519_PUBLIC) | O(AUDIENCE) | O(INTROSPECT) |
+         O(CLIENT_ID) | O(SECRET_STDIN) | O(CACHE) | O(CAFILE), true,
      cli_cmd_token_issuer_add,
-     "NAME --iss ISS (--jwks FILE | --hs256-secret-stdin | --ed25519-public FILE) "
-     "[--audience AUD]", "trust the tokens of an external issuer"},
+     "NAME (--iss ISS (--jwks FILE | --hs256-secret-stdin | --ed25519-public FILE) | "
+     "--introspect URL --client-id ID --secret-stdin [--cache DURATION] [--cafile FILE] "
+     "[--iss ISS]) [--audience AUD]", "trust the tokens of an external issuer"},
     {"token issuer del", 1, 1, 0, true, cli_cmd_token_issuer_del, "NAME", "forget an issuer"},
     {"token issuer list", 0, 0, 0, false, cli_cmd_token_issuer_list, "", "list trusted issuers"},
     {"token issuer show", 1, 1, 0, false, cli_cmd_token_issuer_show, "NAME",

@@ -83,7 +83,7 @@ static enum wd_err body_pins(struct store_txn *t, struct cli *c)
     if (e != WD_OK)
         return e;
     backend_user_free(u);
-    return certs_list(t, CERT_PIN, c->pos[0], &c->l.certs, &c->l.ncerts);
+    return certs_list(t, CERTREC_PIN, c->pos[0], &c->l.certs, &c->l.ncerts);
 }
 
 static json_t *cert_json(const struct cert_rec *r)
@@ -95,11 +95,11 @@ static json_t *cert_json(const struct cert_rec *r)
     if (!o)
         return NULL;
     json_object_set_new(o, "not_after", cli_json_time(r->not_after));
-    if (r->kind == CERT_PIN)
+    if (r->kind == CERTREC_PIN)
         json_object_set_new(o, "user", json_string(r->user));
-    if (r->kind == CERT_REVOKED)
+    if (r->kind == CERTREC_REVOKED)
         json_object_set_new(o, "reason", json_string(r->reason));
-    if (r->kind != CERT_SEEN) {
+    if (r->kind != CERTREC_SEEN) {
         json_object_set_new(o, "actor", json_string(r->actor));
         json_object_set_new(o, "created", cli_json_time(r->created));
     }
@@ -149,7 +149,7 @@ int cli_cmd_user_cert(struct cli *c)
     char hex[CERT_FP_HEX];
     certs_fp_hex(c->cert.fp, hex);
     snprintf(c->target, sizeof c->target, "%.100s %s", c->pos[0], hex);
-    c->cert.kind = CERT_PIN;
+    c->cert.kind = CERTREC_PIN;
     c->cert.user = (char *)c->pos[0];
     c->cert.reason = "";
     c->cert.actor = c->actor;
@@ -186,7 +186,7 @@ int cli_cmd_cert_revoke(struct cli *c)
     char hex[CERT_FP_HEX];
     certs_fp_hex(c->cert.fp, hex);
     snprintf(c->target, sizeof c->target, "%s", hex);
-    c->cert.kind = CERT_REVOKED;
+    c->cert.kind = CERTREC_REVOKED;
     c->cert.reason = (char *)reason;
     c->cert.actor = c->actor;
     c->cert.created = (int64_t)time(NULL);
@@ -211,7 +211,7 @@ int cli_cmd_cert_unrevoke(struct cli *c)
 
 static enum wd_err body_list(struct store_txn *t, struct cli *c)
 {
-    uint8_t kind = c->cmd->run == cli_cmd_cert_list_seen ? CERT_SEEN : CERT_REVOKED;
+    uint8_t kind = c->cmd->run == cli_cmd_cert_list_seen ? CERTREC_SEEN : CERTREC_REVOKED;
     return certs_list(t, kind, NULL, &c->l.certs, &c->l.ncerts);
 }
 

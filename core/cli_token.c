@@ -4,7 +4,7 @@
  * issuers (their keys are copied into the store, so the broker never reads
  * a key file at connect time; `issuer reload` and SIGHUP re-read a JWKS file).
  * Key material is checked with token.c before anything is written, and an
- * HS256 secret is never printed back.
+ * HS256 secret or an introspection client secret is never printed back.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "cli_int.h"
 #include "err.h"
+#include "introspect.h"
 #include "mem.h"
 #include "token.h"
 #include "tokauth.h"
@@ -136,6 +137,8 @@ static enum wd_err issuer_keyset(const struct token_issuer *is, struct token_key
 {
     why[0] = '\0';
     switch (is->kind) {
+    case TOKEN_ISSUER_INTROSPECT:
+        return WD_OK; /* no keys: the service decides */
     case TOKEN_ISSUER_JWKS:
         return token_jwks_load(ks, (const char *)is->mat, is->mat_len, NULL, why, n);
     case TOKEN_ISSUER_HS256:
@@ -147,7 +150,10 @@ static enum wd_err issuer_keyset(const struct token_issuer *is, struct token_key
 
 static const char *kind_name(uint8_t kind)
 {
-    return kind == TOKEN_ISSUER_JWKS ? "jwks" : kind == TOKEN_ISSUER_HS256 ? "hs256" : "ed25519";
+    return kind == TOKEN_ISSUER_JWKS        ? "jwks"
+           : kind == TOKEN_ISSUER_HS256     ? "hs256"
+           : kind == TOKEN_ISSUER_INTROSPECT ? "introspect"
+                                            : "ed25519";
 }
 
 /* ---------------------------------------------------------------- issue */
@@ -262,10 +268,65 @@ static enum wd_err body_revoke(struct store_txn *t, struct cli *c)
     return tokens_revoke(t, &tc.rv);
 }
 
+/*
+ * --token-stdin: the token itself, from which the jti and exp are read (its
+ * signature is not checked: a revocation can only take rights away), so that
+ * the revocation ends when the token would have. *jti: owned.
+ */
+static int revoke_from_token(struct cli *c, char **jti, int64_t *until)
+{
+    char *b = wd_malloc(TOKEN_MAX + 2);
+    if (!b)
+        return cli_failed(c, "out of memory");
+    size_t n = fread(b, 1, TOKEN_MAX + 2, stdin);
+    while (n && (b[n - 1] == '\n' || b[n - 1] == '\r'))
+        n--;
+    struct token *t = NULL;
+    enum token_reason why = TOKEN_OK;
+    enum wd_err e = n && n <= TOKEN_MAX ? token_parse(b, n, &t, &why) : WD_EMALFORMED;
+    explicit_bzero(b, TOKEN_MAX + 2);
+    wd_free(b);
+    if (e != WD_OK)
+        return cli_failed(c, "the token on standard input does not parse: %s",
+                          e == WD_EMALFORMED ? token_reason_str(why) : wd_strerror(e));
+    int rc = 0;
+    if (!t->jti || !t->has_exp)
+        rc = cli_failed(c, "the token has no %s claim: it cannot be revoked by id",
+                        !t->jti ? "jti" : "exp");
+    else if (!(*jti = wd_strdup(t->jti)))
+        rc = cli_failed(c, "out of memory");
+    *until = t->has_exp ? t->exp : 0;
+    token_free(t);
+    return rc;
+}
+
 int cli_cmd_token_revoke(struct cli *c)
 {
     int64_t now = (int64_t)time(NULL), until = 0;
     const char *u = c->opt[CLI_OPT_UNTIL];
+    if (c->opt[CLI_OPT_TOKEN_STDIN]) {
+        if (c->npos || u)
+            return cli_usage_error(c, "--token-stdin takes no JTI and no --until (both come "
+                                      "from the token)");
+        char *jti = NULL;
+        if (revoke_from_token(c, &jti, &until))
+            return 1;
+        if (until <= now) {
+            wd_free(jti);
+            return cli_failed(c, "the token has expired already: nothing to revoke");
+        }
+        tc.rv = (struct token_revoked){jti, until, now, c->actor};
+        int rc = cli_run_write(c, body_revoke);
+        char t[32];
+        cli_fmt_time(until, t, sizeof t);
+        if (!rc)
+            rc = cli_done(c, "token %s revoked until its expiry (%s); sessions holding it end "
+                          "within a second", jti, t);
+        wd_free(jti);
+        return rc ? 1 : 0;
+    }
+    if (c->npos != 1)
+        return cli_usage_error(c, "give a JTI or --token-stdin");
     if (u) {
         int64_t d;
         if (cli_parse_duration(u, &d))
@@ -338,8 +399,73 @@ static enum wd_err body_issuer_add(struct store_txn *t, struct cli *c)
     return tokens_issuer_add(t, &tc.is);
 }
 
+#define CACHE_MAX 86400 /* --cache: at most a day */
+
+/* `issuer add NAME --introspect URL ...`: checked here, the secret read last. */
+static int introspect_issuer_add(struct cli *c)
+{
+    const char *url = c->opt[CLI_OPT_INTROSPECT], *cid = c->opt[CLI_OPT_CLIENT_ID];
+    const char *ca = c->opt[CLI_OPT_CAFILE];
+    if (c->opt[CLI_OPT_JWKS] || c->opt[CLI_OPT_HS256_STDIN] || c->opt[CLI_OPT_ED25519_PUBLIC])
+        return cli_usage_error(c, "--introspect takes no keys (--jwks, --hs256-secret-stdin, "
+                                  "--ed25519-public)");
+    char host[INTROSPECT_HOST_MAX], path[INTROSPECT_PATH_MAX];
+    uint16_t port;
+    if (introspect_parse_url(url, host, &port, path) != WD_OK)
+        return cli_usage_error(c, "invalid --introspect URL '%.200s' (https://HOST[:PORT]/PATH)",
+                               url);
+    if (!cid || !cid[0] || !users_valid_text(cid, 1024))
+        return cli_usage_error(c, "--introspect needs --client-id ID (Warden's client id at "
+                                  "the service)");
+    if (!c->opt[CLI_OPT_SECRET_STDIN])
+        return cli_usage_error(c, "--introspect needs --secret-stdin (the client secret)");
+    int64_t cache = INTROSPECT_CACHE_DEFAULT;
+    if (c->opt[CLI_OPT_CACHE] &&
+        (!cli_parse_duration(c->opt[CLI_OPT_CACHE], &cache) || cache < 1 || cache > CACHE_MAX))
+        return cli_usage_error(c, "invalid --cache '%.40s' (1s .. 1d, e.g. 30s, 5m)",
+                               c->opt[CLI_OPT_CACHE]);
+    char abs[PATH_MAX] = "";
+    if (ca) {
+        const char *err = "cannot open";
+        size_t n;
+        bool found = realpath(ca, abs) != NULL;
+        char *text = found ? read_file(abs, 1 << 20, &n, &err) : NULL;
+        bool read = text != NULL, pem = text && strstr(text, "-----BEGIN CERTIFICATE-----");
+        wd_free(text);
+        if (!pem)
+            return cli_failed(c, "%s: %s", ca, read ? "no PEM certificate in it" : err);
+    }
+    struct token_issuer *is = &tc.is;
+    *is = (struct token_issuer){.name = (char *)c->pos[0],
+                                .iss = (char *)(c->opt[CLI_OPT_ISS] ? c->opt[CLI_OPT_ISS] : url),
+                                .audience = (char *)(c->opt[CLI_OPT_AUDIENCE]
+                                                         ? c->opt[CLI_OPT_AUDIENCE] : ""),
+                                .kind = TOKEN_ISSUER_INTROSPECT, .path = abs,
+                                .url = (char *)url, .client_id = (char *)cid,
+                                .cache = (uint32_t)cache, .created = (int64_t)time(NULL)};
+    is->updated = is->created;
+    if (!strcmp(is->iss, TOKAUTH_SELF_ISS))
+        return cli_failed(c, "iss '%s' is Warden's own issuer", TOKAUTH_SELF_ISS);
+    if (!(is->mat = read_secret(&is->mat_len)))
+        return cli_failed(c, "no secret on stdin (1..%d bytes)", TOKEN_HS256_KEY_MAX);
+    int rc = cli_run_write(c, body_issuer_add);
+    explicit_bzero(is->mat, is->mat_len);
+    wd_free(is->mat);
+    is->mat = NULL;
+    if (rc == 0)
+        rc = cli_done(c, "issuer %s added (introspection at %s, cache %llds)", is->name, url,
+                      (long long)cache);
+    return rc;
+}
+
 int cli_cmd_token_issuer_add(struct cli *c)
 {
+    if (c->opt[CLI_OPT_INTROSPECT])
+        return introspect_issuer_add(c);
+    if (c->opt[CLI_OPT_SECRET_STDIN] || c->opt[CLI_OPT_CACHE] || c->opt[CLI_OPT_CAFILE] ||
+        c->opt[CLI_OPT_CLIENT_ID])
+        return cli_usage_error(c, "--client-id, --secret-stdin, --cache and --cafile go with "
+                                  "--introspect URL");
     const char *iss = c->opt[CLI_OPT_ISS], *jwks = c->opt[CLI_OPT_JWKS];
     const char *edpub = c->opt[CLI_OPT_ED25519_PUBLIC];
     bool hs = c->opt[CLI_OPT_HS256_STDIN] != NULL;
@@ -455,6 +581,13 @@ static json_t *issuer_json(const struct token_issuer *is)
             json_array_append_new(keys, json_pack("{s:s?, s:s}", "kid", ks.keys[i].kid, "alg",
                                                   token_alg_name(ks.keys[i].alg)));
     token_keyset_fini(&ks);
+    if (o && is->kind == TOKEN_ISSUER_INTROSPECT) {
+        /* Never the client secret. */
+        json_object_set_new(o, "introspect", json_string(is->url));
+        json_object_set_new(o, "client_id", json_string(is->client_id));
+        json_object_set_new(o, "cache", json_integer(is->cache));
+        json_object_set_new(o, "cafile", json_string(is->path[0] ? is->path : "system"));
+    }
     if (o) {
         json_object_set_new(o, "keys", keys);
         json_object_set_new(o, "created", cli_json_time(is->created));
@@ -502,9 +635,16 @@ int cli_cmd_token_issuer_show(struct cli *c)
         char created[32], updated[32];
         cli_fmt_time(is->created, created, sizeof created);
         cli_fmt_time(is->updated, updated, sizeof updated);
-        printf("issuer:   %s\niss:      %s\naudience: %s\nkeys:     %s%s%s\ncreated:  %s\n"
-               "updated:  %s\n", is->name, is->iss, is->audience[0] ? is->audience : "-",
-               kind_name(is->kind), is->path[0] ? " from " : "", is->path, created, updated);
+        if (is->kind == TOKEN_ISSUER_INTROSPECT)
+            printf("issuer:    %s\niss:       %s\naudience:  %s\nintrospect: %s\n"
+                   "client id: %s\nsecret:    (stored, not shown)\ncache:     %us\n"
+                   "cafile:    %s\ncreated:   %s\n", is->name, is->iss,
+                   is->audience[0] ? is->audience : "-", is->url, is->client_id, is->cache,
+                   is->path[0] ? is->path : "system CAs", created);
+        else
+            printf("issuer:   %s\niss:      %s\naudience: %s\nkeys:     %s%s%s\ncreated:  %s\n"
+                   "updated:  %s\n", is->name, is->iss, is->audience[0] ? is->audience : "-",
+                   kind_name(is->kind), is->path[0] ? " from " : "", is->path, created, updated);
         json_t *keys = json_object_get(o, "keys");
         size_t i;
         json_t *k;

@@ -406,7 +406,7 @@ static enum wd_err body_users(struct store_txn *t, struct cli *c)
 {
     enum wd_err e = users_list(t, &c->l.users, &c->l.nusers);
     /* Every pin, counted per user for the JSON (the console's users screen shows it). */
-    return e == WD_OK && c->json ? certs_list(t, CERT_PIN, NULL, &c->l.certs, &c->l.ncerts) : e;
+    return e == WD_OK && c->json ? certs_list(t, CERTREC_PIN, NULL, &c->l.certs, &c->l.ncerts) : e;
 }
 
 int cli_cmd_user_list(struct cli *c)

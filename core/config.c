@@ -125,6 +125,7 @@ static const struct key keys[] = {
     G(connect_rate_per_address, T_UINT, 0, UINT32_MAX),
     G(oauth_token_ttl, T_UINT, 60, 604800),          /* a minute .. a week */
     G(token_leeway, T_UINT, 0, 3600),
+    G(introspect_timeout, T_UINT, 1, 60),            /* seconds: one whole introspection call */
     L(allow_anonymous, T_BOOL, 0, 0),
     LX(clientid_pattern, T_PATH, 0, 0),
     LX(max_clientid_length, T_UINT, 0, 65535),       /* 0 = no limit beyond MQTT's */
@@ -206,6 +207,7 @@ void config_defaults(struct config *cfg)
     cfg->auth_fail_window = 300;
     cfg->auth_ban_duration = 600;
     cfg->token_leeway = 30;
+    cfg->introspect_timeout = 3;
 }
 
 void config_set_store_dir(struct config *cfg, char *dir)

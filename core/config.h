@@ -106,6 +106,7 @@ struct config {
     uint32_t connect_rate_per_address;    /* new connections a second from one address; 0 = no limit */
     uint32_t oauth_token_ttl;        /* seconds a token from the OAuth endpoint lives, default 3600 */
     uint32_t token_leeway;           /* seconds of clock skew allowed on nbf and iat, default 30 */
+    uint32_t introspect_timeout;     /* seconds one token introspection call may take, default 3 */
 };
 
 /* One error: file (NULL for the command line), line (0 = none), message. */

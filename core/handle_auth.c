@@ -69,9 +69,12 @@ static void reauthed(void *ctx, enum auth_refusal r, struct perms *perms)
                    c->addr, why ? why : auth_refusal_text(r));
         perms_unref(perms);
         tokauth_free(tok);
-        /* A bad token is not authorized (0x86 is no DISCONNECT code); a full queue is busy. */
-        conn_close(c, r == AR_BUSY ? MQTT_RC_SERVER_BUSY : r == AR_BANNED ? MQTT_RC_BANNED
-                                                                          : MQTT_RC_NOT_AUTHORIZED,
+        /* A bad token is not authorized (0x86 is no DISCONNECT code); a full queue is busy;
+         * an introspection service that cannot answer is unavailable. */
+        conn_close(c, r == AR_BUSY          ? MQTT_RC_SERVER_BUSY
+                      : r == AR_BANNED      ? MQTT_RC_BANNED
+                      : r == AR_UNAVAILABLE ? MQTT_RC_SERVER_UNAVAILABLE
+                                            : MQTT_RC_NOT_AUTHORIZED,
                    true, true);
         return;
     }

@@ -22,13 +22,14 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
+#include "oauth_form.h"
 #include "perms.h"
 #include "tokauth.h"
 #include "token.h"
 #include "worker.h"
 
 #define FORM_MAX 4096          /* an urlencoded value, decoded */
-#define CRED_MAX 512           /* a client id or secret, decoded */
+#define CRED_MAX OAUTH_CRED_MAX
 
 struct oreq {
     struct worker_job w;
@@ -86,103 +87,6 @@ static void error_answer(struct http_conn *c, int status, const char *error, con
     snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"}", error, desc);
     http_respond(c, status, status == 401 ? "WWW-Authenticate: Basic realm=\"warden\"\r\n" : NULL,
                  body);
-}
-
-/* ---- form and credentials ---- */
-
-static int hexval(char ch)
-{
-    return ch >= '0' && ch <= '9'   ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                    : -1;
-}
-
-/* application/x-www-form-urlencoded decoding of s[0..n) into out (size cap).
- * false: a bad escape, a NUL, or too long. */
-static bool form_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (i + 2 >= n)
-                return false;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return false;
-            ch = (char)(hi << 4 | lo);
-            i += 2;
-        }
-        if (ch == '\0' || o + 1 >= cap)
-            return false;
-        out[o++] = ch;
-    }
-    out[o] = '\0';
-    return true;
-}
-
-/* The form's grant_type and scope. Returns NULL or an error description. */
-static const char *parse_form(const char *body, size_t len, char *grant, size_t gcap,
-                              char *scope, size_t scap, bool *have_scope)
-{
-    bool have_grant = false;
-    *have_scope = false;
-    grant[0] = scope[0] = '\0';
-    size_t pos = 0;
-    while (pos < len) {
-        const char *amp = memchr(body + pos, '&', len - pos);
-        size_t end = amp ? (size_t)(amp - body) : len;
-        const char *eq = memchr(body + pos, '=', end - pos);
-        size_t klen = eq ? (size_t)(eq - body) - pos : end - pos;
-        const char *v = eq ? eq + 1 : body + end;
-        size_t vlen = (size_t)(body + end - v);
-        char key[32];
-        if (klen && form_decode(body + pos, klen, key, sizeof key)) {
-            if (!strcmp(key, "grant_type")) {
-                if (have_grant)
-                    return "grant_type given twice";
-                if (!form_decode(v, vlen, grant, gcap))
-                    return "bad grant_type encoding";
-                have_grant = true;
-            } else if (!strcmp(key, "scope")) {
-                if (*have_scope)
-                    return "scope given twice";
-                if (!form_decode(v, vlen, scope, scap))
-                    return "bad scope encoding or scope too long";
-                *have_scope = true;
-            }
-        }
-        pos = end + 1;
-    }
-    return have_grant ? NULL : "grant_type missing";
-}
-
-/* "Basic base64(urlencode(id) ':' urlencode(secret))" (RFC 6749 section 2.3.1). */
-static bool parse_basic(const char *h, char *id, char *secret)
-{
-    if (!h || strncasecmp(h, "Basic ", 6))
-        return false;
-    h += 6;
-    while (*h == ' ')
-        h++;
-    size_t hlen = strlen(h);
-    while (hlen && h[hlen - 1] == ' ')
-        hlen--;
-    unsigned char raw[2 * CRED_MAX + 2];
-    size_t rlen = 0;
-    if (sodium_base642bin(raw, sizeof raw - 1, h, hlen, NULL, &rlen, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
-        return false;
-    raw[rlen] = '\0';
-    const char *colon = memchr(raw, ':', rlen);
-    bool ok = colon && form_decode((const char *)raw, (size_t)(colon - (char *)raw), id, CRED_MAX) &&
-              form_decode(colon + 1, rlen - (size_t)(colon + 1 - (char *)raw), secret, CRED_MAX) &&
-              id[0];
-    sodium_memzero(raw, sizeof raw);
-    return ok;
 }
 
 /* ---- scope against the user's rules ---- */
@@ -401,7 +305,7 @@ static void token_endpoint(struct http_conn *c, const struct http_request *r)
         return;
     }
     const char *bad =
-        parse_form(r->body, r->bodylen, grant, sizeof grant, scope, FORM_MAX, &have_scope);
+        oauth_parse_form(r->body, r->bodylen, grant, sizeof grant, scope, FORM_MAX, &have_scope);
     if (bad) {
         wd_free(scope);
         error_answer(c, 400, "invalid_request", bad);
@@ -413,7 +317,7 @@ static void token_endpoint(struct http_conn *c, const struct http_request *r)
         return;
     }
     char id[CRED_MAX], secret[CRED_MAX];
-    if (!parse_basic(r->authorization, id, secret)) {
+    if (!oauth_parse_basic(r->authorization, id, secret)) {
         wd_free(scope);
         sodium_memzero(secret, sizeof secret);
         error_answer(c, 401, "invalid_client", "HTTP Basic client authentication required");

@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "introspect.h"
+#include "log.h"
 #include "mem.h"
 
 void tokauth_free(struct tokauth *t)
@@ -154,11 +156,14 @@ bool tokauth_jwks_valid(const uint8_t *text, size_t len)
     return ok;
 }
 
-/* The keys of the token's issuer, and the audience it requires (owned or NULL). */
+/* The keys of the token's issuer, and the audience it requires (owned or NULL); or, for an
+ * introspection issuer, no keys and *intro (owned: backend_issuer_free). */
 static enum wd_err issuer_keys(const struct backend_ops *ops, const char *iss,
-                               struct token_keyset *ks, char **audience, char *why, size_t n)
+                               struct token_keyset *ks, char **audience,
+                               struct token_issuer **intro, char *why, size_t n)
 {
     *audience = NULL;
+    *intro = NULL;
     enum wd_err e;
     if (strcmp(iss, TOKAUTH_SELF_ISS) == 0) {
         struct token_signing k;
@@ -174,6 +179,10 @@ static enum wd_err issuer_keys(const struct backend_ops *ops, const char *iss,
         return refuse(why, n, "unknown issuer");
     if (e != WD_OK)
         return e;
+    if (is->kind == TOKEN_ISSUER_INTROSPECT) {
+        *intro = is;
+        return WD_OK;
+    }
     char jwhy[200] = "";
     switch (is->kind) {
     case TOKEN_ISSUER_JWKS:
@@ -277,13 +286,136 @@ static enum wd_err check_claims(const struct backend_ops *ops, const struct toke
     return WD_OK;
 }
 
-enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, const void *token,
-                          size_t len, const char *cid, const char *user, struct tokauth **out,
-                          struct perms **perms, char *why, size_t whylen)
+/* The session's permissions for a checked tok: its subject's rules now, narrowed. */
+static enum wd_err session_perms(const struct backend_ops *ops, const struct tokauth *tok,
+                                 struct perms **perms)
+{
+    enum wd_err e = WD_OK;
+    struct perms *base = NULL;
+    if (tok->known_user && !(base = perms_load(ops, tok->sub, &e)))
+        return e;
+    *perms = tokauth_perms(tok, base);
+    perms_unref(base);
+    return *perms ? WD_OK : WD_ENOMEM;
+}
+
+/* Does the newline-separated list have want? */
+static bool aud_has(const char *list, const char *want)
+{
+    size_t wl = strlen(want);
+    for (const char *p = list; p && *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l == wl && memcmp(p, want, wl) == 0)
+            return true;
+        p += l + (p[l] == '\n');
+    }
+    return false;
+}
+
+/* The checks of an active introspection answer from is; fills tok like check_claims. */
+static enum wd_err answer_claims(const struct backend_ops *ops, const struct token_issuer *is,
+                                 const struct introspect_answer *a, const char *cid,
+                                 const char *user, struct tokauth *tok, char *why, size_t n)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (a->exp && a->exp <= now)
+        return refuse(why, n, "token expired (introspection exp)");
+    if (is->audience[0] && !aud_has(a->aud, is->audience))
+        return refuse(why, n, "audience mismatch (introspection aud)");
+    /* An issuer added with its own --iss names the service's iss; the URL default does not. */
+    if (strcmp(is->iss, is->url) != 0 && a->iss && strcmp(a->iss, is->iss) != 0)
+        return refuse(why, n, "issuer mismatch (introspection iss)");
+    /* Without exp the session lasts as long as the answer may be reused. */
+    struct token t = {.iss = is->iss, .sub = a->sub, .client_id = a->client_id,
+                      .scope = a->scope, .exp = a->exp ? a->exp : now + (int64_t)is->cache,
+                      .has_exp = true};
+    return check_claims(ops, &t, cid, user, tok, why, n);
+}
+
+/*
+ * An opaque token (or a JWT of an introspection issuer): ask the introspection
+ * issuers of v[0..nv) in order until one says active. Inactive everywhere:
+ * refused like a wrong password; no active answer and a service that could not
+ * be asked: WD_EIO (fail closed, as "server unavailable").
+ */
+static enum wd_err introspect_check(const struct backend_ops *ops, uint32_t ms,
+                                    const void *token, size_t len, const char *cid,
+                                    const char *user, const struct token_issuer *v, size_t nv,
+                                    struct tokauth *tok, char *why, size_t n)
+{
+    enum wd_err e = WD_OK, down = WD_OK;
+    size_t asked = 0;
+    char w[200] = "";
+    for (size_t i = 0; i < nv; i++) {
+        if (v[i].kind != TOKEN_ISSUER_INTROSPECT)
+            continue;
+        asked++;
+        struct introspect_answer a;
+        e = introspect_lookup(&v[i], token, len, cid, ms, &a, w, sizeof w);
+        if (e == WD_ENOMEM)
+            return e;
+        if (e != WD_OK) {
+            log_warning("token introspection at issuer %s failed: %s", v[i].name, w);
+            down = e;
+            snprintf(why, n, "issuer %.40s: %.110s", v[i].name, w);
+            continue;
+        }
+        if (a.active) {
+            e = answer_claims(ops, &v[i], &a, cid, user, tok, why, n);
+            introspect_answer_fini(&a);
+            return e;
+        }
+        introspect_answer_fini(&a);
+    }
+    if (!asked)
+        return refuse(why, n, "not a JWT, and no introspection issuer is configured");
+    if (down != WD_OK)
+        return WD_EIO; /* why: the last failure */
+    return refuse(why, n, "token not active (introspection)");
+}
+
+/* An opaque token: every introspection issuer, in name order. */
+static enum wd_err introspect_all(const struct backend_ops *ops, uint32_t ms, const void *token,
+                                  size_t len, const char *cid, const char *user,
+                                  struct tokauth **out, struct perms **perms, char *why,
+                                  size_t whylen)
+{
+    if (len == 0 || len > TOKEN_MAX)
+        return refuse(why, whylen, "token empty or too long");
+    struct token_issuer *v = NULL;
+    size_t nv = 0;
+    enum wd_err e = ops->token_issuers_list ? ops->token_issuers_list(ops->ctx, &v, &nv)
+                                            : WD_OK;
+    struct tokauth *tok = NULL;
+    if (e == WD_OK && !(tok = wd_calloc(1, sizeof *tok)))
+        e = WD_ENOMEM;
+    if (e == WD_OK)
+        e = introspect_check(ops, ms, token, len, cid, user, v, nv, tok, why, whylen);
+    if (e == WD_OK)
+        e = session_perms(ops, tok, perms);
+    if (e == WD_OK) {
+        *out = tok;
+        tok = NULL;
+    }
+    for (size_t i = 0; i < nv; i++)
+        backend_issuer_fini(&v[i]);
+    wd_free(v);
+    tokauth_free(tok);
+    if (e != WD_OK && !why[0])
+        snprintf(why, whylen, "%s", wd_strerror(e));
+    return e;
+}
+
+enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, uint32_t introspect_ms,
+                          const void *token, size_t len, const char *cid, const char *user,
+                          struct tokauth **out, struct perms **perms, char *why, size_t whylen)
 {
     *out = NULL;
     *perms = NULL;
     why[0] = '\0';
+    if (!tokauth_looks_like_token(token, len))
+        return introspect_all(ops, introspect_ms, token, len, cid, user, out, perms, why,
+                              whylen);
     token_init();
     struct token *t = NULL;
     enum token_reason r = TOKEN_OK;
@@ -298,8 +430,25 @@ enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, const v
     token_keyset_init(&ks);
     char *aud = NULL;
     struct tokauth *tok = NULL;
-    if ((e = issuer_keys(ops, t->iss, &ks, &aud, why, whylen)) != WD_OK)
+    struct token_issuer *intro = NULL;
+    if ((e = issuer_keys(ops, t->iss, &ks, &aud, &intro, why, whylen)) != WD_OK)
         goto done;
+    if (intro) {
+        /* A JWT of an introspection-only issuer: its service decides, not a signature. */
+        if (!(tok = wd_calloc(1, sizeof *tok)))
+            e = WD_ENOMEM;
+        else
+            e = introspect_check(ops, introspect_ms, token, len, cid, user, intro, 1, tok, why,
+                                 whylen);
+        backend_issuer_free(intro);
+        if (e == WD_OK)
+            e = session_perms(ops, tok, perms);
+        if (e == WD_OK) {
+            *out = tok;
+            tok = NULL;
+        }
+        goto done;
+    }
     if ((e = token_verify(t, &ks, &r)) != WD_OK) {
         if (e != WD_ENOMEM)
             e = refuse(why, whylen, "%s", token_reason_str(r));
@@ -315,17 +464,9 @@ enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, const v
         e = WD_ENOMEM;
         goto done;
     }
-    if ((e = check_claims(ops, t, cid, user, tok, why, whylen)) != WD_OK)
+    if ((e = check_claims(ops, t, cid, user, tok, why, whylen)) != WD_OK ||
+        (e = session_perms(ops, tok, perms)) != WD_OK)
         goto done;
-    struct perms *base = NULL;
-    if (tok->known_user && !(base = perms_load(ops, tok->sub, &e)))
-        goto done;
-    *perms = tokauth_perms(tok, base);
-    perms_unref(base);
-    if (!*perms) {
-        e = WD_ENOMEM;
-        goto done;
-    }
     *out = tok;
     tok = NULL;
 done:

@@ -10,6 +10,11 @@
  * aud when the issuer sets one), its jti is not revoked, its client_id (if
  * any) is the CONNECT's, the user name (if any) is its sub, and its sub is
  * no disabled user. Never logs or keeps the token itself.
+ *
+ * A token that is not a compact JWS, or a JWT whose iss is an introspection
+ * issuer (TOKEN_ISSUER_INTROSPECT), is accepted when an introspection service
+ * says it is active (introspect.h); its answer's sub, scope, client_id and exp
+ * then count as the claims above.
  */
 #ifndef WD_TOKAUTH_H
 #define WD_TOKAUTH_H
@@ -58,15 +63,20 @@ bool tokauth_looks_like_token(const void *pw, size_t len);
 /*
  * Verify a token (see the top). cid: the CONNECT client id; user: the CONNECT
  * user name or NULL/"" when none. leeway: seconds (token_leeway).
+ * introspect_ms: the bound of one introspection call (introspect_timeout).
+ * Opaque tokens go to every introspection issuer in name order until one
+ * says active.
  * out: *tok and *perms (one reference: the session's permissions) on WD_OK;
  * why[0..whylen) a reason fit for the log and the audit on refusal.
  * Returns WD_OK; WD_EBADAUTH (refused like a wrong password); WD_EDENIED (the
- * subject is a disabled user); WD_ENOMEM or a store error (refuse as busy).
+ * subject is a disabled user); WD_EIO or WD_ETIMEOUT (an introspection
+ * service could not answer: refuse as unavailable); WD_ENOMEM or a store
+ * error (refuse as busy).
  * Thread: worker (store reads, signature checks).
  */
-enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, const void *token,
-                          size_t len, const char *cid, const char *user, struct tokauth **tok,
-                          struct perms **perms, char *why, size_t whylen);
+enum wd_err tokauth_check(const struct backend_ops *ops, int64_t leeway, uint32_t introspect_ms,
+                          const void *token, size_t len, const char *cid, const char *user,
+                          struct tokauth **tok, struct perms **perms, char *why, size_t whylen);
 
 /* Is text[0..len) a JWKS with at least one usable key? (For reloads.) Thread: any. */
 bool tokauth_jwks_valid(const uint8_t *text, size_t len);

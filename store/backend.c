@@ -206,6 +206,20 @@ static enum wd_err op_issuer_find(void *ctx, const char *iss, struct token_issue
     return store_read(ctx, tx_issuer_find, &o);
 }
 
+static enum wd_err tx_issuers_list(struct store_txn *t, void *arg)
+{
+    struct op *o = arg;
+    return tokens_issuers_list(t, (struct token_issuer **)o->out, o->n);
+}
+
+static enum wd_err op_issuers_list(void *ctx, struct token_issuer **out, size_t *n)
+{
+    struct op o = {.out = out, .n = n};
+    *out = NULL;
+    *n = 0;
+    return store_read(ctx, tx_issuers_list, &o);
+}
+
 static enum wd_err tx_revoked(struct store_txn *t, void *arg)
 {
     struct op *o = arg;
@@ -327,6 +341,7 @@ void store_backend_ops(struct store *s, struct backend_ops *ops)
     ops->certs_list = op_certs_list;
     ops->cert_seen = op_cert_seen;
     ops->token_issuer_find = op_issuer_find;
+    ops->token_issuers_list = op_issuers_list;
     ops->token_revoked = op_revoked;
     ops->token_signing = op_signing;
     ops->token_issuers_reload = op_issuers_reload;

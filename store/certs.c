@@ -60,9 +60,9 @@ void certs_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX])
 const char *certs_kind_name(uint8_t kind)
 {
     switch (kind) {
-    case CERT_PIN: return "pin";
-    case CERT_REVOKED: return "revoked";
-    case CERT_SEEN: return "seen";
+    case CERTREC_PIN: return "pin";
+    case CERTREC_REVOKED: return "revoked";
+    case CERTREC_SEEN: return "seen";
     default: return "?";
     }
 }
@@ -140,7 +140,7 @@ static enum wd_err user_exists(struct store_txn *t, const char *user)
 
 enum wd_err certs_pin_add(struct store_txn *t, const struct cert_rec *r)
 {
-    if (r->kind != CERT_PIN)
+    if (r->kind != CERTREC_PIN)
         return store_txn_fail(t, WD_EINVAL, "not a pin record");
     enum wd_err e = user_exists(t, r->user);
     if (e != WD_OK)
@@ -162,7 +162,7 @@ enum wd_err certs_pin_del(struct store_txn *t, const char *user, const uint8_t f
     enum wd_err e = user_exists(t, user);
     if (e != WD_OK)
         return e;
-    e = del(t, CERT_PIN, user, fp);
+    e = del(t, CERTREC_PIN, user, fp);
     char hex[CERT_FP_HEX];
     certs_fp_hex(fp, hex);
     if (e == WD_ENOTFOUND)
@@ -177,9 +177,9 @@ enum wd_err certs_pin_del_user(struct store_txn *t, const char *user, size_t *n)
     struct cert_rec *v = NULL;
     size_t nv = 0;
     *n = 0;
-    enum wd_err e = certs_list(t, CERT_PIN, user, &v, &nv);
+    enum wd_err e = certs_list(t, CERTREC_PIN, user, &v, &nv);
     for (size_t i = 0; i < nv && e == WD_OK; i++) {
-        e = del(t, CERT_PIN, user, v[i].fp);
+        e = del(t, CERTREC_PIN, user, v[i].fp);
         if (e == WD_OK)
             (*n)++;
     }
@@ -191,7 +191,7 @@ enum wd_err certs_pin_del_user(struct store_txn *t, const char *user, size_t *n)
 
 enum wd_err certs_revoke(struct store_txn *t, const struct cert_rec *r)
 {
-    if (r->kind != CERT_REVOKED)
+    if (r->kind != CERTREC_REVOKED)
         return store_txn_fail(t, WD_EINVAL, "not a revocation record");
     if (!valid_fields(r))
         return store_txn_fail(t, WD_EINVAL, "invalid reason (no control characters, at most "
@@ -208,7 +208,7 @@ enum wd_err certs_revoke(struct store_txn *t, const struct cert_rec *r)
 
 enum wd_err certs_unrevoke(struct store_txn *t, const uint8_t fp[CERT_FP_LEN])
 {
-    enum wd_err e = del(t, CERT_REVOKED, NULL, fp);
+    enum wd_err e = del(t, CERTREC_REVOKED, NULL, fp);
     char hex[CERT_FP_HEX];
     certs_fp_hex(fp, hex);
     if (e == WD_ENOTFOUND)
@@ -220,11 +220,11 @@ enum wd_err certs_unrevoke(struct store_txn *t, const uint8_t fp[CERT_FP_LEN])
 
 enum wd_err certs_seen(struct store_txn *t, const struct cert_rec *r)
 {
-    if (r->kind != CERT_SEEN)
+    if (r->kind != CERTREC_SEEN)
         return WD_EINVAL;
     uint8_t *key;
     size_t klen;
-    enum wd_err e = record_cert_key(CERT_SEEN, NULL, r->fp, &key, &klen);
+    enum wd_err e = record_cert_key(CERTREC_SEEN, NULL, r->fp, &key, &klen);
     if (e != WD_OK)
         return e;
     const void *v;
@@ -282,7 +282,7 @@ static enum wd_err collect(void *ctx, const void *key, size_t klen, const void *
 enum wd_err certs_list(struct store_txn *t, uint8_t kind, const char *user,
                        struct cert_rec **out, size_t *n)
 {
-    struct clist l = {.kind = kind, .user = kind == CERT_PIN ? user : NULL};
+    struct clist l = {.kind = kind, .user = kind == CERTREC_PIN ? user : NULL};
     enum wd_err e = store_each(t, DB_CERTS, false, collect, &l);
     if (e != WD_OK) {
         backend_certs_free(l.v, l.n);
@@ -302,7 +302,7 @@ enum wd_err certs_list(struct store_txn *t, uint8_t kind, const char *user,
  * stops at the user's first pin or at the first key past where it would be.
  */
 struct anypin {
-    uint8_t prefix[USERS_NAME_MAX + 2];   /* CERT_PIN, user, 0 */
+    uint8_t prefix[USERS_NAME_MAX + 2];   /* CERTREC_PIN, user, 0 */
     size_t plen;
     bool found;
 };
@@ -324,19 +324,19 @@ enum wd_err certs_check(struct store_txn *t, const char *user, const uint8_t fp[
 {
     enum wd_err e;
     *out = CERT_VERDICT_OK;
-    if (exists(t, CERT_REVOKED, NULL, fp, &e)) {
+    if (exists(t, CERTREC_REVOKED, NULL, fp, &e)) {
         *out = CERT_VERDICT_REVOKED;
         return WD_OK;
     }
     if (e != WD_OK || !user || !*user)
         return e;
-    if (exists(t, CERT_PIN, user, fp, &e) || e != WD_OK)
+    if (exists(t, CERTREC_PIN, user, fp, &e) || e != WD_OK)
         return e;
     size_t ulen = strlen(user);
     if (ulen > USERS_NAME_MAX)
         return WD_OK; /* no user has such a name: nothing pinned */
     struct anypin a = {.plen = ulen + 2};
-    a.prefix[0] = CERT_PIN;
+    a.prefix[0] = CERTREC_PIN;
     memcpy(a.prefix + 1, user, ulen);
     a.prefix[ulen + 1] = 0;
     e = store_each(t, DB_CERTS, false, find_pin, &a);

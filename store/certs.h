@@ -45,7 +45,7 @@ enum wd_err certs_unrevoke(struct store_txn *t, const uint8_t fp[CERT_FP_LEN]);
  * certificate's fields updated (first seen kept). No generation bump. */
 enum wd_err certs_seen(struct store_txn *t, const struct cert_rec *r);
 
-/* Returns owned: every record of kind; user (CERT_PIN only, NULL = all) narrows it.
+/* Returns owned: every record of kind; user (CERTREC_PIN only, NULL = all) narrows it.
  * Free with backend_certs_free(). */
 enum wd_err certs_list(struct store_txn *t, uint8_t kind, const char *user,
                        struct cert_rec **out, size_t *n);

@@ -228,7 +228,7 @@ static void wr_blob(struct wr *w, const uint8_t *b, size_t n)
 enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, size_t *len)
 {
     struct wr w = {0};
-    wr_u8(&w, RECORD_ISSUER_V1);
+    wr_u8(&w, RECORD_ISSUER_V2);
     wr_str(&w, i->iss);
     wr_str(&w, i->audience);
     wr_u8(&w, i->kind);
@@ -236,6 +236,9 @@ enum wd_err record_encode_issuer(const struct token_issuer *i, uint8_t **out, si
     wr_blob(&w, i->mat, i->mat_len);
     wr_uint(&w, (uint64_t)i->created, 8);
     wr_uint(&w, (uint64_t)i->updated, 8);
+    wr_str(&w, i->url);
+    wr_str(&w, i->client_id);
+    wr_uint(&w, i->cache, 4);
     return wr_finish(&w, out, len);
 }
 
@@ -286,9 +289,9 @@ enum wd_err record_kind_key(uint8_t kind, const char *text, uint8_t **out, size_
 enum wd_err record_cert_key(uint8_t kind, const char *user, const uint8_t fp[CERT_FP_LEN],
                             uint8_t **out, size_t *len)
 {
-    if (kind > CERT_SEEN || (kind == CERT_PIN && (!user || !*user)))
+    if (kind > CERTREC_SEEN || (kind == CERTREC_PIN && (!user || !*user)))
         return WD_EINVAL;
-    size_t un = kind == CERT_PIN ? strlen(user) + 1 : 0;
+    size_t un = kind == CERTREC_PIN ? strlen(user) + 1 : 0;
     if (un > RECORD_MAX_STRING)
         return WD_ETOOLARGE;
     uint8_t *k = wd_malloc(1 + un + CERT_FP_LEN);
@@ -604,10 +607,10 @@ enum wd_err record_decode_cert(const void *key, size_t klen, const void *val, si
     struct rd r = {val, vlen, WD_OK};
     struct cert_rec c = {0};
     const uint8_t *k = key;
-    if (klen < 1 + CERT_FP_LEN || k[0] > CERT_SEEN)
+    if (klen < 1 + CERT_FP_LEN || k[0] > CERTREC_SEEN)
         return WD_EMALFORMED;
     c.kind = k[0];
-    if (c.kind == CERT_PIN) {
+    if (c.kind == CERTREC_PIN) {
         /* kind, user (non-empty, no 0 byte), 0, fingerprint */
         if (klen < 3 + CERT_FP_LEN || k[klen - CERT_FP_LEN - 1] != 0)
             return WD_EMALFORMED;
@@ -691,7 +694,8 @@ enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, 
     struct rd r = {val, vlen, WD_OK};
     struct token_issuer i = {0};
     i.name = token_key(key, klen, RECORD_TOKEN_ISSUER, &r);
-    if (rd_ok(&r) && rd_u8(&r) != RECORD_ISSUER_V1)
+    uint8_t ver = rd_ok(&r) ? rd_u8(&r) : 0;
+    if (rd_ok(&r) && ver != RECORD_ISSUER_V1 && ver != RECORD_ISSUER_V2)
         rd_fail(&r, WD_EMALFORMED);
     i.iss = rd_str(&r);
     i.audience = rd_str(&r);
@@ -700,7 +704,19 @@ enum wd_err record_decode_issuer(const void *key, size_t klen, const void *val, 
     i.mat = rd_blob(&r, &i.mat_len);
     i.created = (int64_t)rd_uint(&r, 8);
     i.updated = (int64_t)rd_uint(&r, 8);
-    if (rd_ok(&r) && (r.n != 0 || i.kind > TOKEN_ISSUER_ED25519 || !i.iss[0] || !i.mat_len))
+    if (ver == RECORD_ISSUER_V2) {
+        i.url = rd_str(&r);
+        i.client_id = rd_str(&r);
+        i.cache = (uint32_t)rd_uint(&r, 4);
+    } else if (rd_ok(&r)) {
+        /* V1 predates introspection: its issuers hold keys, not a service. */
+        i.url = wd_strdup("");
+        i.client_id = wd_strdup("");
+        if (!i.url || !i.client_id)
+            rd_fail(&r, WD_ENOMEM);
+    }
+    if (rd_ok(&r) && (r.n != 0 || i.kind > TOKEN_ISSUER_INTROSPECT || !i.iss[0] || !i.mat_len ||
+                      (i.kind == TOKEN_ISSUER_INTROSPECT) != (i.url[0] != '\0')))
         rd_fail(&r, WD_EMALFORMED);
     if (!rd_ok(&r)) {
         backend_issuer_fini(&i);

@@ -33,7 +33,8 @@
 #define RECORD_AUDIT_V1 1
 #define RECORD_CERT_V1 1
 #define RECORD_META_V1 1
-#define RECORD_ISSUER_V1 1
+#define RECORD_ISSUER_V1 1 /* before introspection: no url, client_id, cache */
+#define RECORD_ISSUER_V2 2 /* current */
 #define RECORD_SIGNING_V1 1
 #define RECORD_REVOKED_V1 1
 
@@ -112,7 +113,7 @@ uint8_t record_version(const void *val, size_t vlen);
  */
 enum wd_err record_kind_key(uint8_t kind, const char *text, uint8_t **out, size_t *len);
 /*
- * Key of a cert record: kind, user (CERT_PIN only, else ignored), fingerprint.
+ * Key of a cert record: kind, user (CERTREC_PIN only, else ignored), fingerprint.
  * Returns owned: *out (wd_free). WD_OK, WD_ENOMEM, WD_ETOOLARGE, WD_EINVAL (a pin
  * without a user, or a user with a 0 byte is impossible in C strings).
  */

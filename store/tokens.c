@@ -126,6 +126,12 @@ enum wd_err tokens_issuer_add(struct store_txn *t, const struct token_issuer *i)
         !users_valid_text(i->audience, TOKENS_ISS_MAX))
         return store_txn_fail(t, WD_EINVAL, "invalid --iss or --audience (1..%d characters, no "
                                             "control characters)", TOKENS_ISS_MAX);
+    if (i->kind == TOKEN_ISSUER_INTROSPECT &&
+        (strncmp(i->url ? i->url : "", "https://", 8) != 0 ||
+         !users_valid_text(i->url, TOKENS_ISS_MAX) || !i->client_id || !i->client_id[0] ||
+         !users_valid_text(i->client_id, TOKENS_ISS_MAX) || !i->cache))
+        return store_txn_fail(t, WD_EINVAL, "an introspection issuer needs an https:// URL, a "
+                                            "client id and a cache duration");
     struct token_issuer other;
     enum wd_err e = tokens_issuer_find(t, i->iss, &other);
     if (e == WD_OK) {

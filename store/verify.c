@@ -111,7 +111,7 @@ static enum wd_err check_record(void *ctx, const void *key, size_t klen, const v
         e = record_decode_cert(key, klen, val, vlen, &c);
         if (e != WD_OK)
             break;
-        if (c.kind == CERT_PIN && !exists(v->t, DB_USERS, c.user, strlen(c.user))) {
+        if (c.kind == CERTREC_PIN && !exists(v->t, DB_USERS, c.user, strlen(c.user))) {
             snprintf(msg, sizeof msg, "pin of unknown user '%.100s'", c.user);
             problem(v, key, klen, msg);
         }

@@ -77,7 +77,8 @@ SCENARIOS = [
      {"kinds": ("warden_rules", "warden")}),
     ("tls_connect", "10. TLS handshake + CONNECT/CONNACK, 16 parallel", "connect",
      ["--par", "16"], "rate", "conn/s", "hi", 1, {"tls": True}),
-    ("console_fanout", "11. QoS 0 fan-out 1 -> 100, console attached polling a sessions page + stats "
+    ("console_fanout", "11. QoS 0 fan-out 1 -> 100, console attached polling a sessions page "
+     "+ stats "
      "every second (Mosquitto column: Warden, no console)", "thru",
      ["--subs", "100", "--window", "1000"], "rate", "deliveries/s", "hi", 0.95,
      {"kinds": ("warden_console", "warden")}),

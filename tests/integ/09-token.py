@@ -426,6 +426,22 @@ def revocation_ends_a_live_session():
         b.wait_log(r"disconnecting client=rev-1 .*token revoked")
         r = cli(b, "token", "revoke", "x", "--until", "yesterday", ok=False)
         assert r.returncode == 2
+        # The token itself on stdin: revoked until its own exp, then dropped.
+        c2 = lib.client(b, "rev-4", username="", password=other)
+        cli(b, "token", "revoke", "--token-stdin", input=other + "\n")
+        assert c2.wait_disconnected(timeout=5) == 0x98
+        assert keep.wait_disconnected(timeout=5) == 0x98
+        exp = json.loads(base64.urlsafe_b64decode(other.split(".")[1] + "=="))["exp"]
+        rows = json.loads(cli(b, "--json", "token", "list-revoked").stdout)
+        row = [x for x in rows if x["jti"] == jti_of(other)]
+        assert row and row[0]["until"] == time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                         time.gmtime(exp)), rows
+        for bad, why in (("not a token", "does not parse"), ("", "does not parse")):
+            r = cli(b, "token", "revoke", "--token-stdin", input=bad + "\n", ok=False)
+            assert r.returncode == 1 and why in r.stderr, (r.stdout, r.stderr)
+        r = cli(b, "token", "revoke", "--token-stdin", "x", input=other + "\n", ok=False)
+        assert r.returncode == 2, r.stderr
+        assert len(json.loads(cli(b, "--json", "token", "list-revoked").stdout)) == 2
 
 
 @lib.case

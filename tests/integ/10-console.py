@@ -189,7 +189,8 @@ def console_pages_a_long_list():
         assert admin_request(e.sock, "session page-4") == ["err WD_ENOTFOUND"]
         assert admin_request(e.sock, "identities") == ["ok 0"]  # offline, anonymous: none
         for bad in ["page 12\t0\t0\t3\t\t%", "page 0\t0\t0\t1001\t\t%", "page 0\t0\t0"]:
-            assert admin_request(e.sock, bad) == ["err WD_EINVAL"], (bad, admin_request(e.sock, bad))
+            r = admin_request(e.sock, bad)
+            assert r == ["err WD_EINVAL"], (bad, r)
         a = e.open([lib.warden_bin(), "console", "--socket", e.sock], height=24)
         a.wait_for(r"attached pid")
         a.keys("2")

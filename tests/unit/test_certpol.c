@@ -27,8 +27,8 @@ static enum wd_err fake_list(void *ctx, uint8_t kind, struct cert_rec **out, siz
         uint8_t kind;
         const char *user;
         uint8_t b;
-    } rows[] = {{CERT_REVOKED, NULL, 3}, {CERT_REVOKED, NULL, 1}, {CERT_PIN, "alice", 5},
-                {CERT_PIN, "bob", 6}, {CERT_PIN, "alice", 4}};
+    } rows[] = {{CERTREC_REVOKED, NULL, 3}, {CERTREC_REVOKED, NULL, 1}, {CERTREC_PIN, "alice", 5},
+                {CERTREC_PIN, "bob", 6}, {CERTREC_PIN, "alice", 4}};
     struct cert_rec *v = wd_calloc(5, sizeof *v);
     assert_non_null(v);
     size_t k = 0;

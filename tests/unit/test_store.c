@@ -1036,12 +1036,12 @@ static void test_record_cert(void **state)
     for (int i = 0; i < CERT_FP_LEN; i++)
         fp[i] = (uint8_t)(0xa0 + i);
     struct cert_rec in[] = {
-        {.kind = CERT_PIN, .user = "alice", .identity = "", .subject = "CN=alice,O=X",
+        {.kind = CERTREC_PIN, .user = "alice", .identity = "", .subject = "CN=alice,O=X",
          .issuer = "CN=CA", .reason = "", .actor = "root", .not_after = 2000000000,
          .created = 5},
-        {.kind = CERT_REVOKED, .identity = "", .subject = "", .issuer = "", .reason = "lost",
+        {.kind = CERTREC_REVOKED, .identity = "", .subject = "", .issuer = "", .reason = "lost",
          .actor = "ops", .created = 6},
-        {.kind = CERT_SEEN, .identity = "dev1", .subject = "CN=dev1", .issuer = "CN=CA",
+        {.kind = CERTREC_SEEN, .identity = "dev1", .subject = "CN=dev1", .issuer = "CN=CA",
          .reason = "", .actor = "", .not_after = 1900000000, .created = 7, .last_seen = 9},
     };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
@@ -1049,14 +1049,14 @@ static void test_record_cert(void **state)
         uint8_t *k, *b;
         size_t kn, n;
         assert_int_equal(record_cert_key(in[i].kind, in[i].user, fp, &k, &kn), WD_OK);
-        assert_int_equal(kn, 1 + CERT_FP_LEN + (in[i].kind == CERT_PIN ? 6 : 0));
+        assert_int_equal(kn, 1 + CERT_FP_LEN + (in[i].kind == CERTREC_PIN ? 6 : 0));
         assert_int_equal(record_encode_cert(&in[i], &b, &n), WD_OK);
         assert_int_equal(record_version(b, n), RECORD_CERT_V1);
         struct cert_rec d;
         assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_OK);
         assert_int_equal(d.kind, in[i].kind);
         assert_memory_equal(d.fp, fp, CERT_FP_LEN);
-        if (in[i].kind == CERT_PIN)
+        if (in[i].kind == CERTREC_PIN)
             assert_string_equal(d.user, "alice");
         else
             assert_null(d.user);
@@ -1076,7 +1076,7 @@ static void test_record_cert(void **state)
         b[0] = RECORD_CERT_V1 + 1; /* a version from the future */
         assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
         b[0] = RECORD_CERT_V1;
-        k[0] = CERT_SEEN + 1; /* unknown kind */
+        k[0] = CERTREC_SEEN + 1; /* unknown kind */
         assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
         wd_free(k);
         wd_free(b);
@@ -1084,7 +1084,7 @@ static void test_record_cert(void **state)
     /* Pin keys: the 0 byte must separate user and fingerprint; the user is non-empty. */
     uint8_t *k, *b;
     size_t kn, n;
-    assert_int_equal(record_cert_key(CERT_PIN, "al", fp, &k, &kn), WD_OK);
+    assert_int_equal(record_cert_key(CERTREC_PIN, "al", fp, &k, &kn), WD_OK);
     assert_int_equal(record_encode_cert(&in[0], &b, &n), WD_OK);
     struct cert_rec d;
     k[3] = 'x'; /* no 0 byte between user and fingerprint */
@@ -1092,14 +1092,14 @@ static void test_record_cert(void **state)
     k[3] = 0;
     k[1] = 0; /* a user with a 0 byte inside */
     assert_int_equal(record_decode_cert(k, kn, b, n, &d), WD_EMALFORMED);
-    uint8_t empty[2 + CERT_FP_LEN] = {CERT_PIN, 0}; /* user "" */
+    uint8_t empty[2 + CERT_FP_LEN] = {CERTREC_PIN, 0}; /* user "" */
     assert_int_equal(record_decode_cert(empty, sizeof empty, b, n, &d), WD_EMALFORMED);
     wd_free(k);
     wd_free(b);
     /* Keys: a pin needs a user; kinds are bounded. */
-    assert_int_equal(record_cert_key(CERT_PIN, NULL, fp, &k, &kn), WD_EINVAL);
-    assert_int_equal(record_cert_key(CERT_PIN, "", fp, &k, &kn), WD_EINVAL);
-    assert_int_equal(record_cert_key(CERT_SEEN + 1, NULL, fp, &k, &kn), WD_EINVAL);
+    assert_int_equal(record_cert_key(CERTREC_PIN, NULL, fp, &k, &kn), WD_EINVAL);
+    assert_int_equal(record_cert_key(CERTREC_PIN, "", fp, &k, &kn), WD_EINVAL);
+    assert_int_equal(record_cert_key(CERTREC_SEEN + 1, NULL, fp, &k, &kn), WD_EINVAL);
     /* Fingerprint text: plain or colon-separated hex, either case; nothing else. */
     uint8_t out[CERT_FP_LEN];
     char hex[CERT_FP_HEX], colons[3 * CERT_FP_LEN];
@@ -1171,7 +1171,7 @@ static void test_certs(void **state)
     struct store *s = open_store(NULL);
     struct user u = {.name = "alice", .enabled = true, .note = ""};
     assert_int_equal(store_write(s, tx_user_add, &u), WD_OK);
-    struct cert_op a = {.r = {.kind = CERT_PIN, .user = "alice", .subject = "CN=alice",
+    struct cert_op a = {.r = {.kind = CERTREC_PIN, .user = "alice", .subject = "CN=alice",
                               .actor = "root", .created = 1}};
     struct cert_op other = a;
     memset(a.r.fp, 1, CERT_FP_LEN);
@@ -1205,7 +1205,7 @@ static void test_certs(void **state)
     assert_int_equal(store_read(s, tx_check, &other), WD_OK);
     assert_int_equal(other.v, CERT_VERDICT_OK);
     /* Revoked beats pinned. */
-    struct cert_op rv = {.r = {.kind = CERT_REVOKED, .reason = "lost", .actor = "root"}};
+    struct cert_op rv = {.r = {.kind = CERTREC_REVOKED, .reason = "lost", .actor = "root"}};
     memcpy(rv.r.fp, a.r.fp, CERT_FP_LEN);
     g = generation(s);
     assert_int_equal(store_write(s, tx_revoke, &rv), WD_OK);
@@ -1222,7 +1222,7 @@ static void test_certs(void **state)
     assert_int_equal(store_read(s, tx_check, &a), WD_OK);
     assert_int_equal(a.v, CERT_VERDICT_OK);
     /* Sightings: no generation move; first seen kept, the rest updated. */
-    struct cert_op seen = {.r = {.kind = CERT_SEEN, .identity = "alice", .subject = "CN=alice",
+    struct cert_op seen = {.r = {.kind = CERTREC_SEEN, .identity = "alice", .subject = "CN=alice",
                                  .issuer = "CN=CA", .not_after = 50, .created = 10,
                                  .last_seen = 10}};
     memcpy(seen.r.fp, a.r.fp, CERT_FP_LEN);
@@ -1236,7 +1236,7 @@ static void test_certs(void **state)
     assert_int_equal(generation(s), g);
     struct cert_rec *v;
     size_t n;
-    assert_int_equal(ops.certs_list(ops.ctx, CERT_SEEN, &v, &n), WD_OK);
+    assert_int_equal(ops.certs_list(ops.ctx, CERTREC_SEEN, &v, &n), WD_OK);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].created, 10);
     assert_int_equal(v[0].last_seen, 20);
@@ -1246,7 +1246,7 @@ static void test_certs(void **state)
     assert_int_equal(ops.cert_check(ops.ctx, "alice", other.r.fp, &verdict), WD_OK);
     assert_int_equal(verdict, CERT_VERDICT_NOT_PINNED);
     /* Lists by kind and user. */
-    struct cert_op l = {.kind = CERT_PIN, .user = "alice"};
+    struct cert_op l = {.kind = CERTREC_PIN, .user = "alice"};
     assert_int_equal(store_read(s, tx_certs, &l), WD_OK);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.list[0].user, "alice");
@@ -1420,6 +1420,87 @@ static void test_tokens(void **state)
     store_close(s);
 }
 
+/* Introspection issuers: the V2 record's fields, V1 records still read, the rules. */
+static void test_introspect_issuer(void **state)
+{
+    (void)state;
+    uint8_t secret[] = {'s', 'e', 'c'};
+    struct token_issuer is = {.name = "idp", .iss = "https://as/introspect", .audience = "",
+                              .kind = TOKEN_ISSUER_INTROSPECT, .path = "/ca.pem", .mat = secret,
+                              .mat_len = sizeof secret, .created = 5, .updated = 6,
+                              .url = "https://as/introspect", .client_id = "warden",
+                              .cache = 300};
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(record_encode_issuer(&is, &enc, &len), WD_OK);
+    assert_int_equal(enc[0], RECORD_ISSUER_V2);
+    uint8_t key[] = {RECORD_TOKEN_ISSUER, 'i', 'd', 'p'};
+    struct token_issuer d;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_OK);
+    assert_int_equal(d.kind, TOKEN_ISSUER_INTROSPECT);
+    assert_string_equal(d.url, "https://as/introspect");
+    assert_string_equal(d.client_id, "warden");
+    assert_int_equal(d.cache, 300);
+    assert_string_equal(d.path, "/ca.pem");
+    assert_memory_equal(d.mat, secret, sizeof secret);
+    backend_issuer_fini(&d);
+    wd_free(enc);
+
+    /* A V1 record (before introspection) is the V2 one without its last three fields. */
+    struct token_issuer old = {.name = "old", .iss = "https://old", .audience = "",
+                               .kind = TOKEN_ISSUER_HS256, .path = "", .mat = secret,
+                               .mat_len = sizeof secret, .created = 1, .updated = 2};
+    assert_int_equal(record_encode_issuer(&old, &enc, &len), WD_OK);
+    enc[0] = RECORD_ISSUER_V1;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len - 12, &d), WD_OK);
+    assert_string_equal(d.iss, "https://old");
+    assert_string_equal(d.url, "");
+    assert_int_equal(d.cache, 0);
+    backend_issuer_fini(&d);
+    /* An introspection kind without a URL, or a URL on another kind: malformed. */
+    enc[0] = RECORD_ISSUER_V2;
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_OK);
+    backend_issuer_fini(&d);
+    wd_free(enc);
+    old.kind = TOKEN_ISSUER_INTROSPECT;
+    assert_int_equal(record_encode_issuer(&old, &enc, &len), WD_OK);
+    assert_int_equal(record_decode_issuer(key, sizeof key, enc, len, &d), WD_EMALFORMED);
+    wd_free(enc);
+
+    struct store *s = open_store(NULL);
+    struct backend_ops ops;
+    store_backend_ops(s, &ops);
+    /* Only https, with a client id and a cache duration. */
+    struct token_issuer bad = is;
+    bad.url = "http://as/introspect";
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    bad = is;
+    bad.client_id = "";
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    bad = is;
+    bad.cache = 0;
+    assert_int_equal(store_write(s, tx_issuer_add, &bad), WD_EINVAL);
+    assert_int_equal(store_write(s, tx_issuer_add, &is), WD_OK);
+    old.kind = TOKEN_ISSUER_HS256;
+    old.name = "a-old";
+    assert_int_equal(store_write(s, tx_issuer_add, &old), WD_OK);
+    /* The list op: every issuer, in name order. */
+    struct token_issuer *v;
+    size_t n;
+    assert_int_equal(ops.token_issuers_list(ops.ctx, &v, &n), WD_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "a-old");
+    assert_string_equal(v[1].name, "idp");
+    assert_string_equal(v[1].client_id, "warden");
+    for (size_t i = 0; i < n; i++)
+        backend_issuer_fini(&v[i]);
+    wd_free(v);
+    size_t problems = 9;
+    assert_int_equal(store_verify(s, on_problem, NULL, &problems), WD_OK);
+    assert_int_equal(problems, 0);
+    store_close(s);
+}
+
 static enum wd_err tx_import(struct store_txn *t, void *arg)
 {
     struct importer_counts c;
@@ -1533,6 +1614,7 @@ int main(void)
         T(test_backend_ops),
         T(test_importer),
         T(test_tokens),
+        T(test_introspect_issuer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
