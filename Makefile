@@ -21,7 +21,7 @@ UNIT_BASE := core/mem.c core/err.c core/buf.c
 # What each unit test links besides UNIT_BASE (default: core/<name>.c).
 UNIT_topic := core/topic.c core/tree.c core/rtree.c
 UNIT_acl := core/acl.c core/topic.c
-UNIT_model := tui/model.c
+UNIT_model := tui/model.c core/admin_page.c
 UNIT_form := tui/form.c tui/widget.c
 UNIT_http := core/introspect.c core/oauth_form.c
 UNIT_token := core/token.c core/topic.c

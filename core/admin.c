@@ -31,12 +31,14 @@
 #include "tree.h"
 
 enum admin_op {
-    OP_SESSIONS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN, OP_EXPLAIN, OP_FLIGHT, OP_COUNT
+    OP_SESSIONS, OP_PAGE, OP_SESSION, OP_IDENTS, OP_SUBS, OP_STATS, OP_DISCONNECT, OP_SHUTDOWN,
+    OP_EXPLAIN, OP_FLIGHT, OP_COUNT
 };
 
 struct request {
     enum admin_op op;
     const char *arg;          /* borrowed from the caller, who waits */
+    const void *in;           /* borrowed likewise: a request struct (OP_PAGE) */
     void *out;
     enum wd_err result;
     bool done;
@@ -60,6 +62,9 @@ struct admin {
 typedef enum wd_err (*op_fn)(struct broker *b, struct request *r);
 
 static enum wd_err op_sessions(struct broker *b, struct request *r);
+static enum wd_err op_page(struct broker *b, struct request *r);
+static enum wd_err op_session(struct broker *b, struct request *r);
+static enum wd_err op_idents(struct broker *b, struct request *r);
 static enum wd_err op_subs(struct broker *b, struct request *r);
 static enum wd_err op_stats(struct broker *b, struct request *r);
 static enum wd_err op_disconnect(struct broker *b, struct request *r);
@@ -69,6 +74,9 @@ static enum wd_err op_flight(struct broker *b, struct request *r);
 
 static const op_fn ops[OP_COUNT] = {
     [OP_SESSIONS] = op_sessions,
+    [OP_PAGE] = op_page,
+    [OP_SESSION] = op_session,
+    [OP_IDENTS] = op_idents,
     [OP_SUBS] = op_subs,
     [OP_STATS] = op_stats,
     [OP_DISCONNECT] = op_disconnect,
@@ -79,6 +87,10 @@ static const op_fn ops[OP_COUNT] = {
 
 const struct admin_command admin_commands[] = {
     {"sessions", "", "list sessions, connected and offline"},
+    {"page", "SORT DESC OFFSET LIMIT FILTER FOLLOW",
+     "one window of the session list, sorted and filtered, following a row"},
+    {"session", "CLIENT_ID", "one session, as a row of the list"},
+    {"identities", "", "connected sessions per identity"},
     {"subscriptions", "CLIENT_ID", "list one session's subscriptions"},
     {"stats", "", "broker counters"},
     {"disconnect", "CLIENT_ID", "disconnect a client (its will is sent)"},
@@ -178,9 +190,10 @@ struct admin *admin_of(struct broker *b)
     return b->admin;
 }
 
-static enum wd_err call(struct admin *a, enum admin_op op, const char *arg, void *out)
+static enum wd_err call_in(struct admin *a, enum admin_op op, const char *arg, const void *in,
+                           void *out)
 {
-    struct request r = {.op = op, .arg = arg, .out = out};
+    struct request r = {.op = op, .arg = arg, .in = in, .out = out};
     pthread_mutex_lock(&a->lock);
     if (!a->closed && a->have_thread && pthread_equal(pthread_self(), a->broker_thread)) {
         pthread_mutex_unlock(&a->lock);
@@ -202,6 +215,11 @@ static enum wd_err call(struct admin *a, enum admin_op op, const char *arg, void
         pthread_cond_wait(&a->cond, &a->lock);
     pthread_mutex_unlock(&a->lock);
     return r.result;
+}
+
+static enum wd_err call(struct admin *a, enum admin_op op, const char *arg, void *out)
+{
+    return call_in(a, op, arg, NULL, out);
 }
 
 /* ---- snapshots, made on the broker thread ---- */
@@ -284,6 +302,124 @@ static enum wd_err op_sessions(struct broker *b, struct request *r)
         }
     }
     return WD_OK;
+}
+
+/* The session's columns read in place, as copy_session() would show them. */
+static const char *sess_text(const void *row, enum admin_col c)
+{
+    const struct session *s = row;
+    const struct conn *cn = s->conn;
+    switch (c) {
+    case ADMIN_COL_CLIENT: return s->client_id;
+    case ADMIN_COL_IDENTITY: return s->username ? s->username : "";
+    case ADMIN_COL_AUTH: return cn ? auth_method_name(cn->auth_method) : "";
+    case ADMIN_COL_ADDR: return cn ? cn->addr : "";
+    case ADMIN_COL_TLS:
+        return cn && cn->tls && cn->state != CONN_TLS_HANDSHAKE ? tls_conn_info(cn->tls)->version
+                                                                : "";
+    default: return "";
+    }
+}
+
+static uint64_t sess_num(const void *row, enum admin_col c)
+{
+    const struct session *s = row;
+    const struct conn *cn = s->conn;
+    switch (c) {
+    case ADMIN_COL_PROTO: return s->version;
+    case ADMIN_COL_SINCE: return cn ? cn->connected_at : s->disconnected_at;
+    case ADMIN_COL_IN: return cn ? cn->msgs_in : 0;
+    case ADMIN_COL_OUT: return cn ? cn->msgs_out : 0;
+    case ADMIN_COL_SUBS: return s->nsubs;
+    case ADMIN_COL_INFLIGHT: return s->inflight.count;
+    case ADMIN_COL_QUEUED: return s->queue.count;
+    default: return 0;
+    }
+}
+
+static enum wd_err op_page(struct broker *b, struct request *r)
+{
+    static const struct admin_page_keys keys = {sess_text, sess_num};
+    const struct admin_page_req *req = r->in;
+    struct admin_page *out = r->out;
+    memset(out, 0, sizeof *out);
+    out->follow = -1;
+    if (req->sort >= ADMIN_NCOLS || req->limit > ADMIN_PAGE_MAX)
+        return WD_EINVAL;
+    /* The one allocation besides the window: an index of the sessions. */
+    const void **rows = wd_malloc((b->nsessions ? b->nsessions : 1) * sizeof *rows);
+    if (!rows)
+        return WD_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < b->sess_nbuckets; i++)
+        for (struct session *s = b->sess_buckets[i]; s; s = s->hnext)
+            rows[n++] = s;
+    size_t count;
+    admin_page_select(rows, n, &keys, req, out, &count);
+    enum wd_err e = WD_OK;
+    if (!(out->rows.v = wd_calloc(count ? count : 1, sizeof *out->rows.v)))
+        e = WD_ENOMEM;
+    for (size_t i = 0; !e && i < count; i++)
+        e = copy_session(rows[out->offset + i], &out->rows.v[out->rows.n++]);
+    wd_free(rows);
+    if (e)
+        admin_page_free(out);
+    return e;
+}
+
+static enum wd_err op_session(struct broker *b, struct request *r)
+{
+    struct admin_session *out = r->out;
+    memset(out, 0, sizeof *out);
+    const struct session *s = session_find(b, r->arg, strlen(r->arg));
+    if (!s)
+        return WD_ENOTFOUND;
+    enum wd_err e = copy_session(s, out);
+    if (e)
+        admin_session_clear(out);
+    return e;
+}
+
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static enum wd_err op_idents(struct broker *b, struct request *r)
+{
+    struct admin_idents *out = r->out;
+    out->n = 0;
+    out->v = NULL;
+    /* The identities of the connected sessions, sorted: equal names are neighbours. */
+    const char **names = wd_malloc((b->nsessions ? b->nsessions : 1) * sizeof *names);
+    if (!names)
+        return WD_ENOMEM;
+    size_t n = 0, distinct = 0;
+    for (size_t i = 0; i < b->sess_nbuckets; i++)
+        for (struct session *s = b->sess_buckets[i]; s; s = s->hnext)
+            if (s->username && s->conn && s->conn->state == CONN_ACTIVE)
+                names[n++] = s->username;
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n; i++)
+        distinct += !i || strcmp(names[i], names[i - 1]);
+    enum wd_err e = WD_OK;
+    if (!(out->v = wd_calloc(distinct ? distinct : 1, sizeof *out->v)))
+        e = WD_ENOMEM;
+    for (size_t i = 0; !e && i < n; i++) {
+        if (i && !strcmp(names[i], names[i - 1])) {
+            out->v[out->n - 1].sessions++;
+            continue;
+        }
+        struct admin_ident *o = &out->v[out->n++];
+        o->sessions = 1;
+        if (!(o->user = wd_strdup(names[i])))
+            e = WD_ENOMEM;
+    }
+    wd_free(names);
+    if (e)
+        admin_idents_free(out);
+    return e;
 }
 
 static enum wd_err op_subs(struct broker *b, struct request *r)
@@ -386,22 +522,29 @@ enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out)
     return call(a, OP_SESSIONS, NULL, out);
 }
 
-void admin_sessions_free(struct admin_sessions *s)
+enum wd_err admin_identity_counts(struct admin *a, struct admin_idents *out)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        wd_free(s->v[i].client_id);
-        wd_free(s->v[i].username);
-        wd_free(s->v[i].cert_subject);
-        wd_free(s->v[i].cert_issuer);
-        wd_free(s->v[i].cert_sans);
-        wd_free(s->v[i].token_sub);
-        wd_free(s->v[i].token_iss);
-        wd_free(s->v[i].token_scope);
-        wd_free(s->v[i].roles);
-    }
+    return call(a, OP_IDENTS, NULL, out);
+}
+
+void admin_idents_free(struct admin_idents *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        wd_free(s->v[i].user);
     wd_free(s->v);
     s->v = NULL;
     s->n = 0;
+}
+
+enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out)
+{
+    return call(a, OP_SESSION, client_id, out);
+}
+
+enum wd_err admin_session_page(struct admin *a, const struct admin_page_req *req,
+                               struct admin_page *out)
+{
+    return call_in(a, OP_PAGE, NULL, req, out);
 }
 
 enum wd_err admin_session_subs(struct admin *a, const char *client_id, struct admin_subs *out)

@@ -133,6 +133,95 @@ struct admin *admin_of(struct broker *b);
 enum wd_err admin_list_sessions(struct admin *a, struct admin_sessions *out);
 void admin_sessions_free(struct admin_sessions *s);
 
+/* Connected sessions of one identity (the users screen's live counts). */
+struct admin_ident {
+    char *user;               /* owned */
+    uint32_t sessions;        /* connected sessions with this identity */
+};
+
+struct admin_idents {
+    size_t n;
+    struct admin_ident *v;    /* owned array, by name */
+};
+
+/* Every identity with connected sessions, and how many: one row per identity,
+ * not per session. Returns owned: free with admin_idents_free(). */
+enum wd_err admin_identity_counts(struct admin *a, struct admin_idents *out);
+void admin_idents_free(struct admin_idents *s);
+
+/* One session by client id (the detail screen): a lookup, not a list. WD_ENOTFOUND
+ * when there is no such session. Returns owned: free with admin_session_clear(). */
+enum wd_err admin_session_get(struct admin *a, const char *client_id, struct admin_session *out);
+/* Free what one row owns (the row itself is not freed) and zero it. */
+void admin_session_clear(struct admin_session *s);
+
+/* ---- one window of the session list (admin_page.c): what the console shows ---- */
+
+/* The session list's columns, in the console's order: the sort keys. */
+enum admin_col {
+    ADMIN_COL_CLIENT, ADMIN_COL_IDENTITY, ADMIN_COL_AUTH, ADMIN_COL_ADDR, ADMIN_COL_PROTO,
+    ADMIN_COL_TLS, ADMIN_COL_SINCE, ADMIN_COL_IN, ADMIN_COL_OUT, ADMIN_COL_SUBS,
+    ADMIN_COL_INFLIGHT, ADMIN_COL_QUEUED, ADMIN_NCOLS
+};
+
+#define ADMIN_PAGE_MAX 1000    /* rows in one window */
+#define ADMIN_FILTER_MAX 128   /* bytes of filter text, with the NUL */
+
+struct admin_page_req {
+    enum admin_col sort;       /* ties are broken by client id */
+    bool desc;                 /* descending (the whole order reversed) */
+    const char *filter;        /* NULL or "": all; else a case-insensitive substring of the
+                                  client id, identity, auth method or address */
+    const char *follow;        /* NULL, or the client id of a row to keep in the window */
+    size_t offset;             /* wanted index of the window's first row (clamped) */
+    size_t limit;              /* rows wanted, 0..ADMIN_PAGE_MAX */
+};
+
+struct admin_page {
+    size_t total;              /* sessions */
+    size_t matched;            /* sessions that pass the filter */
+    size_t offset;             /* index of rows.v[0] in the filtered, sorted list */
+    int64_t follow;            /* index of the followed row in that list; -1: not in it */
+    struct admin_sessions rows; /* the window: at most limit rows from offset */
+};
+
+/*
+ * Filter and sort the sessions on the broker thread and copy one window: O(n log n)
+ * over a temporary index array, only the window's rows are copied. offset is clamped
+ * so that the window is full when enough rows match; when the followed row is in the
+ * list but outside [offset, offset+limit) the window is centred on it instead.
+ * WD_EINVAL: bad column or limit. Returns owned: free with admin_page_free().
+ */
+enum wd_err admin_session_page(struct admin *a, const struct admin_page_req *req,
+                               struct admin_page *out);
+void admin_page_free(struct admin_page *p);
+
+/* How a row type gives its columns to admin_page_select(). */
+struct admin_page_keys {
+    const char *(*text)(const void *row, enum admin_col c); /* client id, identity, auth,
+                                                               address, TLS; never NULL */
+    uint64_t (*num)(const void *row, enum admin_col c);     /* the numeric columns */
+};
+
+/*
+ * The algorithm of admin_session_page() over any rows: moves the rows that pass
+ * the filter to the front of rows (n borrowed pointers), sorts them and fills
+ * out's counts, offset and follow (not its rows); *count: rows in the window,
+ * from rows[out->offset]. Pure, no allocation.
+ */
+void admin_page_select(const void **rows, size_t n, const struct admin_page_keys *k,
+                       const struct admin_page_req *req, struct admin_page *out, size_t *count);
+
+/* The columns of struct admin_session (for admin_page_matches()). */
+extern const struct admin_page_keys admin_session_keys;
+/* admin_session_page() over a snapshot (tests, and consoles given a whole list). */
+enum wd_err admin_page_of(const struct admin_sessions *all, const struct admin_page_req *req,
+                          struct admin_page *out);
+/* Deep copy of one row (dst zeroed first). On WD_ENOMEM free dst as a row of a snapshot. */
+enum wd_err admin_session_copy(struct admin_session *dst, const struct admin_session *src);
+/* Does text f (case-insensitive substring; "" matches) match the row's filter columns? */
+bool admin_page_matches(const void *row, const struct admin_page_keys *k, const char *f);
+
 /* One session's subscriptions. WD_ENOTFOUND for an unknown client id. */
 enum wd_err admin_session_subs(struct admin *a, const char *client_id, struct admin_subs *out);
 void admin_subs_free(struct admin_subs *s);

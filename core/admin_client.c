@@ -241,6 +241,96 @@ enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions 
     return WD_OK;
 }
 
+enum wd_err admin_client_identities(struct admin_client *c, struct admin_idents *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    size_t n;
+    enum wd_err e = request(c, "identities", NULL, &n);
+    if (e)
+        return e;
+    e = read_records(c, n, admin_sock_ident_fields, admin_sock_nident_fields, sizeof *out->v,
+                     offsetof(struct admin_ident, user), (void **)&out->v, &out->n);
+    if (e) {
+        admin_idents_free(out);
+        return broken(c, e);
+    }
+    return WD_OK;
+}
+
+enum wd_err admin_client_session(struct admin_client *c, const char *client_id,
+                                 struct admin_session *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    enum wd_err e = request(c, "session", client_id, &n);
+    if (e)
+        return e;
+    char *line;
+    if (n != 1 || (e = read_line(c, &line)))
+        return broken(c, e ? e : WD_EPROTOCOL);
+    if ((e = admin_sock_decode(line, admin_sock_session_fields, admin_sock_nsession_fields,
+                               out)) ||
+        !out->client_id) {
+        admin_session_clear(out);
+        return broken(c, e ? e : WD_EPROTOCOL);
+    }
+    return WD_OK;
+}
+
+/* A decimal field of a page header, at most max; -1 allowed when neg. */
+static bool header_num(char **cur, long long max, bool neg, long long *out)
+{
+    char *v, *end;
+    if (!admin_sock_next(cur, &v, NULL) || !v || !*v)
+        return false;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n > max || n < (neg ? -1 : 0))
+        return false;
+    *out = n;
+    return true;
+}
+
+enum wd_err admin_client_page(struct admin_client *c, const struct admin_page_req *req,
+                              struct admin_page *out)
+{
+    memset(out, 0, sizeof *out);
+    out->follow = -1;
+    char sort[8], desc[4], off[24], lim[24];
+    snprintf(sort, sizeof sort, "%d", (int)req->sort);
+    snprintf(desc, sizeof desc, "%d", req->desc ? 1 : 0);
+    snprintf(off, sizeof off, "%zu", req->offset);
+    snprintf(lim, sizeof lim, "%zu", req->limit);
+    const char *f[] = {sort, desc, off, lim, req->filter ? req->filter : "", req->follow};
+    size_t n;
+    enum wd_err e = request_fields(c, "page", f, 6, &n);
+    if (e)
+        return e;
+    char *line, *cur;
+    long long total, matched, offset, follow;
+    if (!n || (e = read_line(c, &line)))
+        return broken(c, e ? e : WD_EPROTOCOL);
+    cur = line;
+    if (!header_num(&cur, 10000000, false, &total) ||
+        !header_num(&cur, total, false, &matched) ||
+        !header_num(&cur, matched, false, &offset) ||
+        !header_num(&cur, matched - 1, true, &follow) || n - 1 > (size_t)(matched - offset))
+        return broken(c, WD_EPROTOCOL);
+    out->total = (size_t)total;
+    out->matched = (size_t)matched;
+    out->offset = (size_t)offset;
+    out->follow = follow;
+    e = read_records(c, n - 1, admin_sock_session_fields, admin_sock_nsession_fields,
+                     sizeof *out->rows.v, offsetof(struct admin_session, client_id),
+                     (void **)&out->rows.v, &out->rows.n);
+    if (e) {
+        admin_page_free(out);
+        return broken(c, e);
+    }
+    return WD_OK;
+}
+
 enum wd_err admin_client_subs(struct admin_client *c, const char *client_id,
                               struct admin_subs *out)
 {

@@ -23,6 +23,14 @@ void admin_client_free(struct admin_client *c);
 enum wd_err admin_client_hello(struct admin_client *c, char *version, size_t vn, long *pid,
                                char *listeners, size_t ln);
 enum wd_err admin_client_sessions(struct admin_client *c, struct admin_sessions *out);
+/* admin_identity_counts() over the socket (admin_idents_free). */
+enum wd_err admin_client_identities(struct admin_client *c, struct admin_idents *out);
+/* admin_session_get() over the socket (admin_session_clear). */
+enum wd_err admin_client_session(struct admin_client *c, const char *client_id,
+                                 struct admin_session *out);
+/* admin_session_page() over the socket (admin_page_free). */
+enum wd_err admin_client_page(struct admin_client *c, const struct admin_page_req *req,
+                              struct admin_page *out);
 enum wd_err admin_client_subs(struct admin_client *c, const char *client_id,
                               struct admin_subs *out);
 enum wd_err admin_client_stats(struct admin_client *c, struct admin_stats *out);

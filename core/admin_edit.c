@@ -67,7 +67,8 @@ void admin_self_actor(char *out, size_t n)
         snprintf(out, n, "uid:%u", (unsigned)getuid());
 }
 
-/* The commands a console may run: the identity groups, not import/store/audit. */
+/* The commands a console may run: the identity groups (user includes `user cert
+ * add|del|list`, the users screen's `C`), not import/store/audit. */
 static bool allowed(int argc, const char *const *argv)
 {
     static const char *const groups[] = {"user", "role", "client", "ban"};

@@ -46,6 +46,13 @@ const struct admin_sock_field admin_sock_session_fields[] = {
 const size_t admin_sock_nsession_fields =
     sizeof admin_sock_session_fields / sizeof admin_sock_session_fields[0];
 
+#define IF(f, t) F(struct admin_ident, s, f, t)
+const struct admin_sock_field admin_sock_ident_fields[] = {
+    IF(user, ASF_STR), IF(sessions, ASF_U32),
+};
+const size_t admin_sock_nident_fields =
+    sizeof admin_sock_ident_fields / sizeof admin_sock_ident_fields[0];
+
 #define BF(f, t) F(struct admin_sub, s, f, t)
 const struct admin_sock_field admin_sock_sub_fields[] = {
     BF(filter, ASF_STR), BF(qos, ASF_U8), BF(no_local, ASF_BOOL),
@@ -333,6 +340,39 @@ static enum wd_err serve_explain(struct admin_sock *s, char *client_id, char *re
 }
 
 /*
+ * "page SORT\tDESC\tOFFSET\tLIMIT\tFILTER\tFOLLOW" (FOLLOW "%": none): one window of
+ * the session list. Reply: a record "TOTAL\tMATCHED\tOFFSET\tFOLLOW" (-1: not
+ * followed), then the window's rows.
+ */
+static enum wd_err serve_page(struct admin_sock *s, char *sort, char *rest, struct buf *out)
+{
+    char *desc, *offset, *limit, *filter, *follow;
+    uint64_t col, d, off, lim;
+    if (!admin_sock_next(&rest, &desc, NULL) || !admin_sock_next(&rest, &offset, NULL) ||
+        !admin_sock_next(&rest, &limit, NULL) || !admin_sock_next(&rest, &filter, NULL) ||
+        !admin_sock_next(&rest, &follow, NULL) || !parse_u64(sort, ADMIN_NCOLS - 1, &col) ||
+        !parse_u64(desc, 1, &d) || !parse_u64(offset, UINT32_MAX, &off) ||
+        !parse_u64(limit, ADMIN_PAGE_MAX, &lim) || !filter || strlen(filter) >= ADMIN_FILTER_MAX)
+        return WD_EINVAL;
+    struct admin_page_req req = {.sort = (enum admin_col)col, .desc = d != 0, .filter = filter,
+                                 .follow = follow, .offset = (size_t)off, .limit = (size_t)lim};
+    struct admin_page pg;
+    enum wd_err e = admin_session_page(s->a, &req, &pg);
+    if (e)
+        return e;
+    char head[96];
+    snprintf(head, sizeof head, "%zu\t%zu\t%zu\t%lld\n", pg.total, pg.matched, pg.offset,
+             (long long)pg.follow);
+    if (!(e = put_header(out, 1 + pg.rows.n)))
+        e = buf_append(out, head, strlen(head));
+    for (size_t i = 0; !e && i < pg.rows.n; i++)
+        e = admin_sock_encode(out, admin_sock_session_fields, admin_sock_nsession_fields,
+                              &pg.rows.v[i]);
+    admin_page_free(&pg);
+    return e;
+}
+
+/*
  * "edit PASSWORD\tWORD\t...": an identity command (admin_edit.c) as the OS user at
  * the other end. Reply: one record, the exit status and the command's JSON.
  */
@@ -411,6 +451,29 @@ static enum wd_err serve(struct admin_sock *s, struct console *c, char *line, st
         admin_sessions_free(&ss);
         return e;
     }
+    if (!strcmp(line, "identities")) {
+        struct admin_idents id;
+        if ((e = admin_identity_counts(s->a, &id)))
+            return e;
+        e = put_header(out, id.n);
+        for (size_t i = 0; !e && i < id.n; i++)
+            e = admin_sock_encode(out, admin_sock_ident_fields, admin_sock_nident_fields,
+                                  &id.v[i]);
+        admin_idents_free(&id);
+        return e;
+    }
+    if (!strcmp(line, "session") && arg) {
+        struct admin_session one;
+        if ((e = admin_session_get(s->a, arg, &one)))
+            return e;
+        if (!(e = put_header(out, 1)))
+            e = admin_sock_encode(out, admin_sock_session_fields, admin_sock_nsession_fields,
+                                  &one);
+        admin_session_clear(&one);
+        return e;
+    }
+    if (!strcmp(line, "page") && arg && rest)
+        return serve_page(s, arg, rest, out);
     if (!strcmp(line, "subs") && arg) {
         struct admin_subs sb;
         if ((e = admin_session_subs(s->a, arg, &sb)))

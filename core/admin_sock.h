@@ -11,6 +11,11 @@
  *   verbs    hello                 -> 1 record: version, pid, listeners
  *            stats                 -> 1 record (admin_sock_stats_fields)
  *            sessions              -> N records (admin_sock_session_fields)
+ *            session CLIENT_ID     -> 1 record (admin_sock_session_fields)
+ *            identities            -> N records (admin_sock_ident_fields), by name
+ *            page SORT DESC OFFSET LIMIT FILTER FOLLOW (fields, TAB-separated; FOLLOW
+ *                                  may be NULL) -> 1 + N records: "TOTAL MATCHED OFFSET
+ *                                  FOLLOW" (-1: none), then the window (session fields)
  *            subs CLIENT_ID        -> N records (admin_sock_sub_fields)
  *            disconnect CLIENT_ID  -> 0 records
  *            shutdown              -> 0 records
@@ -67,6 +72,8 @@ struct admin_sock_field {
 
 extern const struct admin_sock_field admin_sock_session_fields[];
 extern const size_t admin_sock_nsession_fields;
+extern const struct admin_sock_field admin_sock_ident_fields[];
+extern const size_t admin_sock_nident_fields;
 extern const struct admin_sock_field admin_sock_sub_fields[];
 extern const size_t admin_sock_nsub_fields;
 extern const struct admin_sock_field admin_sock_stats_fields[];

@@ -404,7 +404,9 @@ static json_t *user_json(const struct user *u, bool full)
 
 static enum wd_err body_users(struct store_txn *t, struct cli *c)
 {
-    return users_list(t, &c->l.users, &c->l.nusers);
+    enum wd_err e = users_list(t, &c->l.users, &c->l.nusers);
+    /* Every pin, counted per user for the JSON (the console's users screen shows it). */
+    return e == WD_OK && c->json ? certs_list(t, CERTREC_PIN, NULL, &c->l.certs, &c->l.ncerts) : e;
 }
 
 int cli_cmd_user_list(struct cli *c)
@@ -413,8 +415,15 @@ int cli_cmd_user_list(struct cli *c)
         return 1;
     if (c->json) {
         json_t *a = json_array();
-        for (size_t i = 0; a && i < c->l.nusers; i++)
-            json_array_append_new(a, user_json(c->l.users[i], false));
+        for (size_t i = 0; a && i < c->l.nusers; i++) {
+            json_t *o = user_json(c->l.users[i], false);
+            json_int_t pins = 0;
+            for (size_t k = 0; k < c->l.ncerts; k++)
+                pins += !strcmp(c->l.certs[k].user, c->l.users[i]->name);
+            if (o)
+                json_object_set_new(o, "pins", json_integer(pins));
+            json_array_append_new(a, o);
+        }
         cli_listing_free(c);
         return cli_emit_json(a);
     }

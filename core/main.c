@@ -114,9 +114,17 @@ static enum wd_err emb_info(void *ctx, struct tui_info *out)
     *out = ((struct embedded *)ctx)->info;
     return WD_OK;
 }
-static enum wd_err emb_sessions(void *ctx, struct admin_sessions *out)
+static enum wd_err emb_page(void *ctx, const struct admin_page_req *req, struct admin_page *out)
 {
-    return admin_list_sessions(((struct embedded *)ctx)->a, out);
+    return admin_session_page(((struct embedded *)ctx)->a, req, out);
+}
+static enum wd_err emb_session(void *ctx, const char *id, struct admin_session *out)
+{
+    return admin_session_get(((struct embedded *)ctx)->a, id, out);
+}
+static enum wd_err emb_identities(void *ctx, struct admin_idents *out)
+{
+    return admin_identity_counts(((struct embedded *)ctx)->a, out);
 }
 static enum wd_err emb_subs(void *ctx, const char *id, struct admin_subs *out)
 {
@@ -177,9 +185,17 @@ static enum wd_err att_info(void *ctx, struct tui_info *out)
     *out = ((struct attached *)ctx)->info;
     return WD_OK;
 }
-static enum wd_err att_sessions(void *ctx, struct admin_sessions *out)
+static enum wd_err att_page(void *ctx, const struct admin_page_req *req, struct admin_page *out)
 {
-    return admin_client_sessions(((struct attached *)ctx)->c, out);
+    return admin_client_page(((struct attached *)ctx)->c, req, out);
+}
+static enum wd_err att_session(void *ctx, const char *id, struct admin_session *out)
+{
+    return admin_client_session(((struct attached *)ctx)->c, id, out);
+}
+static enum wd_err att_identities(void *ctx, struct admin_idents *out)
+{
+    return admin_client_identities(((struct attached *)ctx)->c, out);
 }
 static enum wd_err att_subs(void *ctx, const char *id, struct admin_subs *out)
 {
@@ -288,7 +304,8 @@ static int cmd_console(int argc, char **argv)
     }
     snprintf(at.info.where, sizeof at.info.where, "attached pid %ld", pid);
     struct tui_ops ops = {
-        .ctx = &at, .embedded = false, .info = att_info, .sessions = att_sessions,
+        .ctx = &at, .embedded = false, .info = att_info, .page = att_page,
+        .session = att_session, .identities = att_identities,
         .subs = att_subs, .stats = att_stats, .disconnect = att_disconnect,
         .shutdown = att_shutdown, .log_recent = att_log, .edit = att_edit,
         .flight = att_flight, .audit = att_audit, .explain = att_explain,
@@ -342,7 +359,8 @@ static void run_console(struct broker *b)
     describe_listeners(b, em.info.listeners, sizeof em.info.listeners);
     snprintf(em.info.where, sizeof em.info.where, "embedded pid %ld", (long)getpid());
     struct tui_ops ops = {
-        .ctx = &em, .embedded = true, .info = emb_info, .sessions = emb_sessions,
+        .ctx = &em, .embedded = true, .info = emb_info, .page = emb_page,
+        .session = emb_session, .identities = emb_identities,
         .subs = emb_subs, .stats = emb_stats, .disconnect = emb_disconnect,
         .shutdown = emb_shutdown, .log_recent = emb_log, .edit = emb_edit,
         .flight = emb_flight, .audit = emb_audit, .explain = emb_explain,

@@ -52,6 +52,8 @@
     X(ACT_SET_ROLES, 'R', 0, "R", "users", "Set the selected user's roles")                   \
     X(ACT_USER_RULES, 'u', 0, "u", "users", "The selected user's own rules (on screen 5)")   \
     X(ACT_BIND, 'c', 0, "c", "users", "Bind a client id to the selected user")              \
+    X(ACT_CERTS, 'C', 0, "C", "users",                                                        \
+      "Pin a certificate (PEM file) to the selected user, or unpin one")                    \
     X(ACT_MOVE_UP, 'K', 0, "K", "roles", "Move the selected rule up (preview, then confirm)") \
     X(ACT_MOVE_DOWN, 'J', 0, "J", "roles", "Move the selected rule down")                  \
     X(ACT_ON_DENY, 'o', 0, "o", "roles", "Set the role's on_deny: drop, disconnect, strikes:N") \

@@ -1,11 +1,12 @@
 /*
- * model.c - view-model of the console: filtered, sorted rows over a borrowed
- * admin snapshot, the selection kept by client id, and traffic rates.
+ * model.c - view-model of the console: one window of the filtered, sorted
+ * session list, the selection kept by client id, and traffic rates.
  *
- * Workload: a snapshot of up to some 10,000 sessions once a second; rebuilding
- * is a filter pass and one qsort, well under a millisecond at that size.
- * Memory comes from libc, not mem.c: the console's own allocations must not
- * count as the broker's "memory in use" in embedded mode.
+ * Workload: one window of the session list a second (the broker sorts and
+ * filters: admin_page.c), a few screenfuls of rows however many sessions
+ * there are. The model's own memory comes from libc, not mem.c: the console's
+ * allocations must not count as the broker's "memory in use" in embedded
+ * mode (the windows themselves are admin snapshots, from mem.c as before).
  */
 #include "model.h"
 
@@ -38,72 +39,19 @@ void model_init(struct model *m)
 {
     memset(m, 0, sizeof *m);
     m->sort_col = COL_CLIENT;
+    m->page.follow = -1;
 }
 
 void model_fini(struct model *m)
 {
-    free(m->rows);
+    admin_page_free(&m->page);
     free(m->sel_key);
     memset(m, 0, sizeof *m);
 }
 
-/* Case-insensitive substring test; an empty needle matches. */
-static bool contains(const char *hay, const char *needle)
-{
-    if (!*needle)
-        return true;
-    if (!hay)
-        return false;
-    size_t n = strlen(needle);
-    for (; *hay; hay++)
-        if (!strncasecmp(hay, needle, n))
-            return true;
-    return false;
-}
-
 bool model_matches(const struct admin_session *s, const char *f)
 {
-    return !*f || contains(s->client_id, f) || contains(s->username, f) ||
-           contains(s->auth_method, f) || contains(s->addr, f);
-}
-
-static int cmp_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? -1 : a > b;
-}
-
-static int cmp_str(const char *a, const char *b)
-{
-    return strcmp(a ? a : "", b ? b : "");
-}
-
-/* Compare two sessions on column c; ties are broken by client id. */
-static int cmp_col(const struct admin_session *a, const struct admin_session *b, enum model_col c)
-{
-    int r = 0;
-    switch (c) {
-    case COL_CLIENT: break;
-    case COL_IDENTITY: r = cmp_str(a->username, b->username); break;
-    case COL_AUTH: r = cmp_str(a->auth_method, b->auth_method); break;
-    case COL_ADDR: r = cmp_str(a->addr, b->addr); break;
-    case COL_PROTO: r = cmp_u64(a->version, b->version); break;
-    case COL_TLS: r = cmp_str(a->tls_version, b->tls_version); break;
-    case COL_SINCE: r = cmp_u64(a->since, b->since); break;
-    case COL_IN: r = cmp_u64(a->msgs_in, b->msgs_in); break;
-    case COL_OUT: r = cmp_u64(a->msgs_out, b->msgs_out); break;
-    case COL_SUBS: r = cmp_u64(a->subscriptions, b->subscriptions); break;
-    case COL_INFLIGHT: r = cmp_u64(a->inflight, b->inflight); break;
-    case COL_QUEUED: r = cmp_u64(a->queued, b->queued); break;
-    case MODEL_NCOLS: break;
-    }
-    return r ? r : cmp_str(a->client_id, b->client_id);
-}
-
-static int cmp_rows(const void *x, const void *y, void *ctx)
-{
-    const struct model *m = ctx;
-    int r = cmp_col(&m->snap->v[*(const size_t *)x], &m->snap->v[*(const size_t *)y], m->sort_col);
-    return m->sort_desc ? -r : r;
+    return admin_page_matches(s, &admin_session_keys, f);
 }
 
 static enum wd_err set_key(struct model *m, const char *key)
@@ -118,40 +66,91 @@ static enum wd_err set_key(struct model *m, const char *key)
     return WD_OK;
 }
 
-/* Rebuild rows from the snapshot; then select the key, or the same position. */
-static enum wd_err rebuild(struct model *m)
+/* Is row i of the list in the window? */
+static bool in_window(const struct model *m, size_t i)
 {
-    size_t n = m->snap ? m->snap->n : 0;
-    m->nrows = 0;
-    if (n > m->cap) {
-        size_t *r = realloc(m->rows, n * sizeof *r);
-        if (!r) {
-            m->sel = m->top = 0;
-            return WD_ENOMEM;
-        }
-        m->rows = r;
-        m->cap = n;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (model_matches(&m->snap->v[i], m->filter))
-            m->rows[m->nrows++] = i;
-    if (m->nrows > 1)
-        qsort_r(m->rows, m->nrows, sizeof *m->rows, cmp_rows, m);
+    return i >= m->page.offset && i - m->page.offset < m->page.rows.n;
+}
+
+void model_request(const struct model *m, size_t height, struct admin_page_req *req)
+{
+    if (!height)
+        height = 1;
+    size_t limit = 3 * height;
+    if (limit > ADMIN_PAGE_MAX)
+        limit = ADMIN_PAGE_MAX;
+    *req = (struct admin_page_req){
+        .sort = (enum admin_col)m->sort_col,
+        .desc = m->sort_desc,
+        .filter = m->filter,
+        .follow = m->sel_key,
+        /* A screenful above what is shown: small moves need no new window. */
+        .offset = m->top > height ? m->top - height : 0,
+        .limit = limit,
+    };
+}
+
+void model_set_page(struct model *m, struct admin_page *p)
+{
+    size_t rel = m->sel >= m->top ? m->sel - m->top : 0; /* screen line of the selection */
+    admin_page_free(&m->page);
+    m->page = *p;
+    memset(p, 0, sizeof *p);
+    p->follow = -1;
+    m->nrows = m->page.matched;
+    m->total = m->page.total;
+    m->stale = false;
     if (!m->nrows) {
         m->sel = m->top = 0;
-        return WD_OK; /* keep sel_key: the row may come back */
+        return; /* keep sel_key: the row may come back */
     }
-    if (m->sel_key && model_select_key(m, m->sel_key))
-        return WD_OK;
-    if (m->sel >= m->nrows)
-        m->sel = m->nrows - 1;
-    return set_key(m, model_row(m, m->sel)->client_id);
+    if (m->page.follow >= 0) {
+        m->sel = (size_t)m->page.follow;
+    } else {
+        if (m->sel >= m->nrows)
+            m->sel = m->nrows - 1;
+        if (!in_window(m, m->sel)) /* cannot happen with a window asked for around it */
+            m->sel = m->sel < m->page.offset ? m->page.offset
+                                             : m->page.offset + m->page.rows.n - 1;
+    }
+    m->top = m->sel >= rel ? m->sel - rel : 0;
+    const struct admin_session *s = model_row(m, m->sel);
+    if (s)
+        (void)set_key(m, s->client_id); /* on ENOMEM the old key stays */
+}
+
+bool model_stale(const struct model *m, size_t height)
+{
+    if (m->stale)
+        return true;
+    if (!m->nrows)
+        return false;
+    size_t end = m->top + height < m->nrows ? m->top + height : m->nrows;
+    return !in_window(m, m->sel) || !in_window(m, m->top) || !in_window(m, end - 1);
+}
+
+/* Whole-list mode: page the borrowed snapshot as the broker would. */
+static enum wd_err repage(struct model *m)
+{
+    struct admin_page_req req;
+    model_request(m, ADMIN_PAGE_MAX / 3, &req);
+    req.offset = 0;
+    struct admin_page p;
+    enum wd_err e = admin_page_of(m->snap, &req, &p);
+    if (e) {
+        admin_page_free(&m->page);
+        m->nrows = m->sel = m->top = 0;
+        return e;
+    }
+    model_set_page(m, &p);
+    return WD_OK;
 }
 
 enum wd_err model_set_sessions(struct model *m, const struct admin_sessions *snap)
 {
-    m->snap = snap;
-    return rebuild(m);
+    static const struct admin_sessions none;
+    m->snap = snap ? snap : &none;
+    return repage(m);
 }
 
 enum wd_err model_set_filter(struct model *m, const char *text)
@@ -161,14 +160,16 @@ enum wd_err model_set_filter(struct model *m, const char *text)
         n = sizeof m->filter - 1;
     memcpy(m->filter, text, n);
     m->filter[n] = '\0';
-    return rebuild(m);
+    m->stale = true;
+    return m->snap ? repage(m) : WD_OK;
 }
 
 enum wd_err model_set_sort(struct model *m, enum model_col col, bool desc)
 {
     m->sort_col = col < MODEL_NCOLS ? col : COL_CLIENT;
     m->sort_desc = desc;
-    return rebuild(m);
+    m->stale = true;
+    return m->snap ? repage(m) : WD_OK;
 }
 
 void model_move(struct model *m, long delta)
@@ -181,14 +182,20 @@ void model_move(struct model *m, long delta)
     if ((size_t)s >= m->nrows)
         s = (long)m->nrows - 1;
     m->sel = (size_t)s;
-    (void)set_key(m, model_row(m, m->sel)->client_id); /* on ENOMEM the old key stays */
+    const struct admin_session *r = model_row(m, m->sel);
+    if (r) {
+        (void)set_key(m, r->client_id); /* on ENOMEM the old key stays */
+    } else {
+        free(m->sel_key); /* past the window: the next page says which row is there */
+        m->sel_key = NULL;
+    }
 }
 
 bool model_select_key(struct model *m, const char *key)
 {
-    for (size_t i = 0; i < m->nrows; i++) {
-        if (!strcmp(model_row(m, i)->client_id, key)) {
-            m->sel = i;
+    for (size_t i = 0; i < m->page.rows.n; i++) {
+        if (!strcmp(m->page.rows.v[i].client_id, key)) {
+            m->sel = m->page.offset + i;
             (void)set_key(m, key);
             return true;
         }
@@ -198,7 +205,7 @@ bool model_select_key(struct model *m, const char *key)
 
 const struct admin_session *model_row(const struct model *m, size_t i)
 {
-    return &m->snap->v[m->rows[i]];
+    return in_window(m, i) ? &m->page.rows.v[i - m->page.offset] : NULL;
 }
 
 const struct admin_session *model_selected(const struct model *m)

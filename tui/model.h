@@ -1,7 +1,8 @@
 /*
- * model.h - the console's view-model: rows built from an admin snapshot,
- * sorted and filtered, with a selection kept by key (the client id) across
- * refreshes, and per-second rates computed from successive stats snapshots.
+ * model.h - the console's view-model: one window of the session list, sorted
+ * and filtered by the broker (admin_session_page), with a selection kept by
+ * key (the client id) across refreshes, and per-second rates computed from
+ * successive stats snapshots.
  * Pure: no curses, no I/O, no globals; draw code reads it and never changes it.
  * Thread: console.
  */
@@ -35,44 +36,68 @@ enum model_col {
 #undef MODEL_COL_ENUM
     MODEL_NCOLS
 };
+/* The broker sorts by the same columns (admin_col) in the same order. */
+_Static_assert((int)COL_QUEUED == (int)ADMIN_COL_QUEUED && (int)MODEL_NCOLS == (int)ADMIN_NCOLS,
+               "model and admin columns differ");
 
-#define MODEL_FILTER_MAX 128
+#define MODEL_FILTER_MAX ADMIN_FILTER_MAX
 
+/*
+ * The session list is paged: the broker filters and sorts, and the model holds
+ * one window of the result (what the screen shows plus a screenful either
+ * side). Row indexes (sel, top, model_row's i) count in the whole filtered,
+ * sorted list; rows outside the window are not held. model_request() says
+ * which window to ask for next, model_set_page() takes the answer.
+ * The selection follows its client id across refreshes: the request names it
+ * and the broker returns where it is now.
+ */
 struct model {
-    const struct admin_sessions *snap; /* borrowed: see model_set_sessions() */
-    size_t *rows;                /* owned: indexes into snap->v, filtered and sorted */
-    size_t nrows;                /* rows shown */
-    size_t cap;                  /* allocated entries of rows */
+    struct admin_page page;      /* owned: page.rows.v[i] is row page.offset + i */
+    const struct admin_sessions *snap; /* borrowed, or NULL: see model_set_sessions() */
+    size_t nrows;                /* rows that pass the filter, in the whole list */
+    size_t total;                /* sessions, filtered or not */
     enum model_col sort_col;     /* default COL_CLIENT */
     bool sort_desc;              /* descending order */
     char filter[MODEL_FILTER_MAX]; /* case-insensitive substring; "" = all */
     char *sel_key;               /* owned: client id of the selected row, NULL = none */
-    size_t sel;                  /* selected row (index into rows) when nrows > 0 */
+    size_t sel;                  /* selected row when nrows > 0 */
     size_t top;                  /* first row on screen */
+    bool stale;                  /* sort or filter changed since the window was taken */
 };
 
 void model_init(struct model *m);
-/* Free what m owns (not the snapshot it borrows). */
+/* Free what m owns (not a snapshot it borrows). */
 void model_fini(struct model *m);
 
+/* The window to ask for when height rows are on screen: a screenful either side. */
+void model_request(const struct model *m, size_t height, struct admin_page_req *req);
 /*
- * Show snap (NULL = empty). Borrows: snap until the next model_set_sessions()
- * or model_fini(); the caller frees the previous snapshot after this call.
- * The selection follows its key; if that row vanished, the row now at the
- * same position is selected. WD_ENOMEM leaves the model empty.
+ * Show the window p (taken: *p is zeroed, the model frees it). The selection
+ * goes to the followed row; if it vanished, to the row now at the same
+ * position (kept on screen at the same height). The key is kept with no rows.
+ */
+void model_set_page(struct model *m, struct admin_page *p);
+/* Does the window miss rows the screen (height rows from top) shows, or is it stale? */
+bool model_stale(const struct model *m, size_t height);
+
+/*
+ * Whole-list mode (tests, small lists): show snap, paged locally the same way
+ * as the broker pages (admin_page_of, up to ADMIN_PAGE_MAX rows). Borrows: snap
+ * until the next call or model_fini(); sort and filter changes re-page at once.
  */
 enum wd_err model_set_sessions(struct model *m, const struct admin_sessions *snap);
-/* Filter text (copied, truncated to MODEL_FILTER_MAX-1); rows rebuilt. */
+/* Filter text (copied, truncated to MODEL_FILTER_MAX-1); marks the window stale. */
 enum wd_err model_set_filter(struct model *m, const char *text);
-/* Sort by col (desc: descending); rows rebuilt, selection kept by key. */
+/* Sort by col (desc: descending); marks the window stale, the selection kept by key. */
 enum wd_err model_set_sort(struct model *m, enum model_col col, bool desc);
-/* Move the selection by delta rows, clamped. */
+/* Move the selection by delta rows, clamped; past the window the key is forgotten
+ * until the next page names the row there. */
 void model_move(struct model *m, long delta);
-/* Select the row with client id key; false (selection unchanged) if not shown. */
+/* Select the row with client id key; false (selection unchanged) if not in the window. */
 bool model_select_key(struct model *m, const char *key);
-/* The selected session, or NULL with no rows. Borrows: as the snapshot. */
+/* The selected session, or NULL (no rows, or not in the window). Borrows: the window. */
 const struct admin_session *model_selected(const struct model *m);
-/* The i-th shown row (i < nrows). Borrows: as the snapshot. */
+/* Row i of the list, or NULL when outside the window. Borrows: the window. */
 const struct admin_session *model_row(const struct model *m, size_t i);
 /* Adjust top so that the selection is visible in height rows. */
 void model_scroll(struct model *m, size_t height);

@@ -25,7 +25,7 @@ static const struct admin_session *find(const struct tui *t)
 
 static enum wd_err update(struct tui *t)
 {
-    enum wd_err e = tui_refresh_sessions(t);
+    enum wd_err e = t->detail_id ? tui_refresh_session(t, t->detail_id) : WD_OK;
     if (e != WD_OK)
         return e;
     admin_subs_free(&t->subs);

@@ -1,7 +1,9 @@
 /*
  * scr_sessions.c - screen 2: one row per session, connected or offline,
  * sortable by any column, filtered as you type, the selection following its
- * client id across refreshes. Enter opens the detail; k disconnects after a
+ * client id across refreshes. The broker sorts and filters and sends one
+ * window (the screen and a screenful either side, model.h); moving past it
+ * asks for the next one at once. Enter opens the detail; k disconnects after a
  * confirmation; b opens the ban form (edit.c) for the selected session. Cell text is shared with the detail screen (session_cell).
  */
 #include "scr_sessions.h"
@@ -79,6 +81,8 @@ static void draw(struct tui *t, int y, int h, int w)
     for (int i = 0; i < list_h && m->top + (size_t)i < m->nrows; i++) {
         size_t ri = m->top + (size_t)i;
         const struct admin_session *s = model_row(m, ri);
+        if (!s)
+            continue; /* outside the window until the next page arrives */
         bool sel = ri == m->sel;
         if (sel)
             attron(A_REVERSE);
@@ -98,7 +102,7 @@ static void draw(struct tui *t, int y, int h, int w)
         if (sel)
             attroff(A_REVERSE);
     }
-    size_t total = t->sessions.n;
+    size_t total = m->total;
     if (m->filter[0])
         snprintf(buf, sizeof buf, "%zu of %zu sessions match '%s'  (sorted by %s)", m->nrows,
                  total, m->filter, model_col_title(m->sort_col));
@@ -125,6 +129,13 @@ unsigned sessions_kick(struct tui *t, const char *client_id)
     return R_REDRAW;
 }
 
+/* After a move: past the window, ask the broker for the rows there now. */
+static unsigned moved(struct tui *t)
+{
+    model_scroll(&t->model, LINES > 6 ? (size_t)LINES - 5 : 1);
+    return tui_sessions_stale(t) ? R_REFRESH : R_REDRAW;
+}
+
 static unsigned key(struct tui *t, enum action a, int ch)
 {
     (void)ch;
@@ -133,12 +144,12 @@ static unsigned key(struct tui *t, enum action a, int ch)
     const struct admin_session *s = model_selected(m);
     enum wd_err e = WD_OK;
     switch (a) {
-    case ACT_UP: model_move(m, -1); return R_REDRAW;
-    case ACT_DOWN: model_move(m, 1); return R_REDRAW;
-    case ACT_PGUP: model_move(m, -page); return R_REDRAW;
-    case ACT_PGDN: model_move(m, page); return R_REDRAW;
-    case ACT_HOME: model_move(m, -(long)m->nrows); return R_REDRAW;
-    case ACT_END: model_move(m, (long)m->nrows); return R_REDRAW;
+    case ACT_UP: model_move(m, -1); return moved(t);
+    case ACT_DOWN: model_move(m, 1); return moved(t);
+    case ACT_PGUP: model_move(m, -page); return moved(t);
+    case ACT_PGDN: model_move(m, page); return moved(t);
+    case ACT_HOME: model_move(m, -(long)m->nrows); return moved(t);
+    case ACT_END: model_move(m, (long)m->nrows); return moved(t);
     case ACT_SORT_NEXT:
         e = model_set_sort(m, (enum model_col)((m->sort_col + 1) % MODEL_NCOLS), m->sort_desc);
         break;
@@ -177,7 +188,7 @@ static unsigned key(struct tui *t, enum action a, int ch)
     }
     if (e != WD_OK)
         tui_fail(t, "sort", e);
-    return R_REDRAW;
+    return R_REFRESH; /* the broker sorts: ask for a new window now */
 }
 
 const struct screen_ops scr_sessions = {

@@ -2,10 +2,12 @@
  * scr_users.c - screen 4: the users, with roles, enabled, last login and
  * live session count; add (password typed twice or generated and shown
  * once), set a password, enable/disable, delete, set roles, bind a client id,
- * and `u` for the user's own rules on screen 5. Every change is one identity
+ * `C` to pin a certificate from a PEM file or unpin one (the PINS column
+ * counts them), and `u` for the user's own rules on screen 5. Every change is one identity
  * command through tui_ops.edit (edit.c): the store's own checks and audit.
  */
 #include <curses.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,17 +44,15 @@ static enum wd_err update(struct tui *t)
     for (size_t i = 0; i < json_array_size(v); i++)
         if (!strcmp(edit_str(json_array_get(v, i), "name"), U.sel_name))
             U.sel = i;
-    return tui_refresh_sessions(t); /* for the live session counts */
+    return tui_refresh_identities(t); /* for the live session counts */
 }
 
 static unsigned live_sessions(const struct tui *t, const char *user)
 {
-    unsigned n = 0;
-    for (size_t i = 0; i < t->sessions.n; i++)
-        if (t->sessions.v[i].connected && t->sessions.v[i].username &&
-            !strcmp(t->sessions.v[i].username, user))
-            n++;
-    return n;
+    for (size_t i = 0; i < t->idents.n; i++)
+        if (!strcmp(t->idents.v[i].user, user))
+            return t->idents.v[i].sessions;
+    return 0;
 }
 
 static void roles_text(json_t *u, char *out, size_t n)
@@ -67,12 +67,13 @@ static void roles_text(json_t *u, char *out, size_t n)
 static void draw(struct tui *t, int y, int h, int w)
 {
     /* The columns that matter most first: at 80 columns, the password scheme drops. */
-    static const int cw[] = {16, 7, 18, 5, 8, 20, 9};
-    static const char *const head[] = {"NAME", "ENABLED", "ROLES", "RULES", "SESSIONS",
-                                       "LAST LOGIN", "PASSWORD"};
+    enum { NCOL = 8 };
+    static const int cw[NCOL] = {16, 7, 18, 5, 4, 8, 20, 9};
+    static const char *const head[NCOL] = {"NAME", "ENABLED", "ROLES", "RULES", "PINS",
+                                           "SESSIONS", "LAST LOGIN", "PASSWORD"};
     attron(A_BOLD | A_UNDERLINE);
     int x = 0;
-    for (int c = 0; c < 7 && x < w; c++) {
+    for (int c = 0; c < NCOL && x < w; c++) {
         widget_text(y, x, cw[c] < w - x ? cw[c] : w - x, head[c]);
         x += cw[c] + 1;
     }
@@ -89,7 +90,7 @@ static void draw(struct tui *t, int y, int h, int w)
         U.top = U.sel - (size_t)list_h + 1;
     for (int i = 0; i < list_h && U.top + (size_t)i < n; i++) {
         json_t *u = json_array_get(U.list, U.top + (size_t)i);
-        char cells[7][256];
+        char cells[NCOL][256];
         snprintf(cells[0], sizeof cells[0], "%s", edit_str(u, "name"));
         snprintf(cells[1], sizeof cells[1], "%s",
                  json_is_true(json_object_get(u, "enabled")) ? "yes" : "NO");
@@ -98,16 +99,18 @@ static void draw(struct tui *t, int y, int h, int w)
             snprintf(cells[2], sizeof cells[2], "-");
         snprintf(cells[3], sizeof cells[3], "%lld",
                  (long long)json_integer_value(json_object_get(u, "rules")));
-        snprintf(cells[4], sizeof cells[4], "%u", live_sessions(t, edit_str(u, "name")));
-        snprintf(cells[5], sizeof cells[5], "%s",
-                 edit_str(u, "last_login")[0] ? edit_str(u, "last_login") : "never");
+        snprintf(cells[4], sizeof cells[4], "%lld",
+                 (long long)json_integer_value(json_object_get(u, "pins")));
+        snprintf(cells[5], sizeof cells[5], "%u", live_sessions(t, edit_str(u, "name")));
         snprintf(cells[6], sizeof cells[6], "%s",
+                 edit_str(u, "last_login")[0] ? edit_str(u, "last_login") : "never");
+        snprintf(cells[7], sizeof cells[7], "%s",
                  edit_str(u, "password")[0] ? edit_str(u, "password") : "none");
         bool sel = U.top + (size_t)i == U.sel;
         if (sel)
             attron(A_REVERSE);
         x = 0;
-        for (int c = 0; c < 7 && x < w; c++) {
+        for (int c = 0; c < NCOL && x < w; c++) {
             widget_text(y + 1 + i, x, cw[c] + 1 < w - x ? cw[c] + 1 : w - x, cells[c]);
             x += cw[c] + 1;
         }
@@ -285,6 +288,85 @@ static void bind_done(struct tui *t)
         form_close(&t->form);
 }
 
+/* ---------------------------------------------------------------- certificate pins */
+
+/* The pin form: "pin a PEM file", or one of the user's pins to unpin (FORM_CHOICES - 1 shown). */
+#define PIN_SHOWN (FORM_CHOICES - 1)
+static struct {
+    char label[PIN_SHOWN][64];     /* "unpin 3F2A9C01B4E5D6F7 CN=meter-1" */
+    char fp[PIN_SHOWN][72];        /* the fingerprint, as `user cert list` gives it */
+    const char *choices[FORM_CHOICES];
+} P;
+enum { PIN_WHAT, PIN_FILE };
+
+static void unpin_yes(struct tui *t, const char *fp)
+{
+    const char *argv[] = {"user", "cert", "del", U.sel_name, "--fingerprint", fp};
+    tui_edit_run(t, NULL, 6, argv, false);
+}
+
+static void pin_done(struct tui *t)
+{
+    size_t what = t->form.f[PIN_WHAT].choice;
+    if (what == 0) {
+        const char *file = form_value(&t->form, PIN_FILE);
+        if (!file[0]) {
+            snprintf(t->form.error, sizeof t->form.error,
+                     "the PEM file of the certificate to pin (or choose a pin to remove)");
+            return;
+        }
+        /* The broker reads the file: a relative path means the console's directory, which
+         * an attached console does not share. A path that does not resolve goes as typed,
+         * and the command says why it cannot read it. */
+        char abs[PATH_MAX];
+        const char *path = realpath(file, abs) ? abs : file;
+        const char *argv[] = {"user", "cert", "add", U.sel_name, "--cert", path};
+        if (tui_edit_run(t, NULL, 6, argv, true))
+            form_close(&t->form);
+        return;
+    }
+    char q[200], fp[72];
+    snprintf(fp, sizeof fp, "%s", P.fp[what - 1]);
+    snprintf(q, sizeof q, "Unpin certificate %.16s... from '%.60s'? (y/N)", fp, U.sel_name);
+    form_close(&t->form);
+    tui_confirm(t, q, unpin_yes, fp);
+}
+
+/* `C`: the user's pins (`user cert list NAME`), then the form. */
+static unsigned pin_form(struct tui *t)
+{
+    const char *argv[] = {"user", "cert", "list", U.sel_name};
+    bool ok;
+    json_t *v = tui_edit_json(t, NULL, 4, argv, &ok);
+    if (!v)
+        return R_REDRAW; /* the status line says why */
+    if (!ok || !json_is_array(v)) {
+        tui_status(t, true, "user cert list: %s", edit_str(v, "error"));
+        json_decref(v);
+        return R_REDRAW;
+    }
+    size_t n = json_array_size(v), shown = n < PIN_SHOWN ? n : PIN_SHOWN;
+    P.choices[0] = "pin a PEM file";
+    for (size_t i = 0; i < shown; i++) {
+        json_t *c = json_array_get(v, i);
+        snprintf(P.fp[i], sizeof P.fp[i], "%s", edit_str(c, "fingerprint"));
+        const char *cn = strstr(edit_str(c, "subject"), "CN=");
+        snprintf(P.label[i], sizeof P.label[i], "unpin %.16s %.30s", P.fp[i], cn ? cn : "");
+        P.choices[i + 1] = P.label[i];
+    }
+    json_decref(v);
+    char title[96];
+    snprintf(title, sizeof title, "Certificates of '%.40s': %zu pinned", U.sel_name, n);
+    form_open(&t->form, title);
+    form_choice(&t->form, "Action", P.choices, shown + 1, 0);
+    form_text(&t->form, "PEM file", "", false);
+    t->form_done = pin_done;
+    if (n > shown)
+        tui_status(t, false, "%zu pins; the form lists the first %d (warden user cert list %s)",
+                   n, PIN_SHOWN, U.sel_name);
+    return R_REDRAW;
+}
+
 static void del_yes(struct tui *t, const char *name)
 {
     const char *argv[] = {"user", "del", name};
@@ -365,6 +447,7 @@ static unsigned key(struct tui *t, enum action a, int ch)
         form_text(&t->form, "Client id", "", false);
         t->form_done = bind_done;
         return R_REDRAW;
+    case ACT_CERTS: return pin_form(t);
     case ACT_USER_RULES:
     case ACT_ENTER:
         roles_show_user(t, U.sel_name);
@@ -380,5 +463,5 @@ const struct screen_ops scr_users = {
     .draw = draw,
     .key = key,
     .hints = " a Add  p Password  e Enable/disable  d Delete  R Roles  u Rules  c Bind id"
-             "  1 2 4 5 6 7 Screens  ? Help  q Quit",
+             "  C Certs  1 2 4 5 6 7 Screens  ? Help  q Quit",
 };

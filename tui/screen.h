@@ -86,8 +86,9 @@ struct tui {
     struct admin_stats stats;        /* latest, valid when have_stats */
     bool have_stats;
     struct model_rates rates;
-    struct admin_sessions sessions;  /* owned snapshot; the model borrows it */
-    struct model model;
+    struct admin_sessions sessions;  /* owned: the detail screen's session (0 or 1) */
+    struct admin_idents idents;      /* owned: connected sessions per identity (users) */
+    struct model model;              /* the sessions screen's window */
     char *detail_id;                 /* malloc'd: the session the detail screen shows */
     struct admin_subs subs;          /* owned: detail_id's subscriptions */
     enum wd_err subs_err;
@@ -131,7 +132,13 @@ void tui_confirm(struct tui *t, const char *question, tui_confirm_fn yes, const 
 void tui_fail(struct tui *t, const char *what, enum wd_err e);
 /* Open screen 8 for client_id (identity user, may be NULL); returns R_PUSH. */
 unsigned explain_open(struct tui *t, const char *client_id, const char *user);
-/* Fetch the session list into t->sessions and the model (shared by the list and detail). */
+/* Fetch the sessions screen's window into the model (around the selection). */
 enum wd_err tui_refresh_sessions(struct tui *t);
+/* Does the model's window miss rows the sessions screen shows (after a move, sort, filter)? */
+bool tui_sessions_stale(const struct tui *t);
+/* Fetch one session into t->sessions (0 or 1 rows: the detail screen). */
+enum wd_err tui_refresh_session(struct tui *t, const char *client_id);
+/* Fetch the connected sessions per identity into t->idents (the users screen's counts). */
+enum wd_err tui_refresh_identities(struct tui *t);
 
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mem.h"
 #include "screen.h"
 
 #define TICK_MS 200      /* input wait: the loop checks signals and the clock this often */
@@ -105,17 +106,66 @@ void tui_confirm(struct tui *t, const char *question, tui_confirm_fn yes, const 
     t->confirm_yes = yes;
 }
 
+/* Rows of the session list on screen (draw_frame gives the screen LINES-3 rows, the
+ * list two less). */
+static size_t list_height(void)
+{
+    return LINES > 6 ? (size_t)LINES - 5 : 1;
+}
+
 enum wd_err tui_refresh_sessions(struct tui *t)
 {
-    struct admin_sessions fresh = {0};
-    enum wd_err e = t->ops->sessions(t->ops->ctx, &fresh);
+    size_t h = list_height();
+    /* Twice at most: when the followed row moved far (a re-sort), the first window is
+     * centred on it and the second one fits the screen around it. */
+    for (int i = 0; i < 2; i++) {
+        model_scroll(&t->model, h); /* a move past the window asks around the new position */
+        struct admin_page_req req;
+        model_request(&t->model, h, &req);
+        struct admin_page p;
+        enum wd_err e = t->ops->page(t->ops->ctx, &req, &p);
+        if (e != WD_OK)
+            return e;
+        model_set_page(&t->model, &p);
+        if (!model_stale(&t->model, h))
+            break;
+    }
+    return WD_OK;
+}
+
+bool tui_sessions_stale(const struct tui *t)
+{
+    return model_stale(&t->model, list_height());
+}
+
+enum wd_err tui_refresh_session(struct tui *t, const char *client_id)
+{
+    struct admin_session one;
+    enum wd_err e = t->ops->session(t->ops->ctx, client_id, &one);
+    if (e != WD_OK && e != WD_ENOTFOUND)
+        return e;
+    admin_sessions_free(&t->sessions); /* a vanished session: none, and the screen says so */
+    if (e == WD_OK) {
+        t->sessions.v = wd_malloc(sizeof *t->sessions.v); /* freed by admin_sessions_free */
+        if (!t->sessions.v) {
+            admin_session_clear(&one);
+            return WD_ENOMEM;
+        }
+        t->sessions.v[0] = one;
+        t->sessions.n = 1;
+    }
+    return WD_OK;
+}
+
+enum wd_err tui_refresh_identities(struct tui *t)
+{
+    struct admin_idents fresh = {0};
+    enum wd_err e = t->ops->identities(t->ops->ctx, &fresh);
     if (e != WD_OK)
         return e;
-    e = model_set_sessions(&t->model, &fresh);
-    admin_sessions_free(&t->sessions);
-    t->sessions = fresh; /* the model points at the array, not at this struct */
-    t->model.snap = &t->sessions;
-    return e;
+    admin_idents_free(&t->idents);
+    t->idents = fresh;
+    return WD_OK;
 }
 
 static const struct screen_ops *current(const struct tui *t)
@@ -274,6 +324,7 @@ static unsigned input(struct tui *t, int ch)
             enum wd_err e = model_set_filter(&t->model, t->prompt.text);
             if (e != WD_OK)
                 tui_fail(t, "filter", e);
+            return R_REFRESH; /* the broker filters: ask for a new window now */
         }
         return pr == PROMPT_NONE ? R_NONE : R_REDRAW;
     }
@@ -301,6 +352,7 @@ static void tui_fini(struct tui *t)
     admin_subs_free(&t->subs);
     admin_events_free(&t->flight);
     admin_audits_free(&t->audit);
+    admin_idents_free(&t->idents);
     free(t->detail_id);
     free(t->log);
     free(t->log_view);

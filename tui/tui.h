@@ -32,7 +32,12 @@ struct tui_ops {
     void *ctx;
     bool embedded;   /* quitting stops the broker (after confirmation) */
     enum wd_err (*info)(void *ctx, struct tui_info *out);
-    enum wd_err (*sessions)(void *ctx, struct admin_sessions *out);
+    /* One window of the session list (admin_session_page(); admin_page_free). */
+    enum wd_err (*page)(void *ctx, const struct admin_page_req *req, struct admin_page *out);
+    /* One session by client id (admin_session_get(); admin_session_clear). */
+    enum wd_err (*session)(void *ctx, const char *client_id, struct admin_session *out);
+    /* Connected sessions per identity (admin_idents_free). */
+    enum wd_err (*identities)(void *ctx, struct admin_idents *out);
     enum wd_err (*subs)(void *ctx, const char *client_id, struct admin_subs *out);
     enum wd_err (*stats)(void *ctx, struct admin_stats *out);
     enum wd_err (*disconnect)(void *ctx, const char *client_id);

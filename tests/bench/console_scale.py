@@ -3,8 +3,9 @@
 
 Starts ./warden (release build) on a free 127.0.0.1 port with a temporary store,
 opens N idle connections with build/bench/mqbench (default 10000), then
-measures: the admin socket's `sessions` reply (records, bytes, round trip,
-broker CPU per request), and `warden console` attached in tmux on the
+measures: the admin socket's whole-list `sessions` reply and the `page`
+window the console asks for instead (records, bytes, round trip, broker CPU
+per request), and `warden console` attached in tmux on the
 sessions screen: time until each key's effect shows (End, filter, sort,
 reverse) and the CPU the broker and the console use per second while it
 refreshes. Kills only the processes it started. Needs `make bench` binaries.
@@ -72,18 +73,27 @@ def main():
         s = socket.socket(socket.AF_UNIX)
         s.connect(sock)
         f = s.makefile("rb")
-        c0, t0 = cpu_s(broker.pid), time.monotonic()
-        for _ in range(20):
-            s.sendall(b"sessions\n")
-            head = f.readline()
-            n, size = int(head.split()[1]), len(head)
-            for _ in range(n):
-                size += len(f.readline())
-        t1, c1 = time.monotonic(), cpu_s(broker.pid)
+
+        def measure(req, what):
+            c0, t0 = cpu_s(broker.pid), time.monotonic()
+            for _ in range(20):
+                s.sendall(req)
+                head = f.readline()
+                n, size = int(head.split()[1]), len(head)
+                for _ in range(n):
+                    size += len(f.readline())
+            t1, c1 = time.monotonic(), cpu_s(broker.pid)
+            print("%s: %d records, %.3f MB, round trip %.1f ms (Python reader), "
+                  "broker CPU %.2f ms per request" % (what, n, size / 1e6, (t1 - t0) / 20 * 1000,
+                                                     (c1 - c0) / 20 * 1000))
+
+        # Before paging the console asked for the whole list every second ("sessions");
+        # now it asks for a window: a 36-line screen shows 31 rows, the window is 3x that.
+        measure(b"sessions\n", "sessions (whole list, the console before paging)")
+        measure(b"page 0\t0\t5000\t93\t\t%\n", "page (93 rows at 5000, by client id)")
+        measure(b"page 7\t1\t0\t93\tmqb-i1\t%\n",
+                "page (93 rows, by msgs in, descending, filtered)")
         s.close()
-        print("sessions reply: %d records, %.1f MB, round trip %.0f ms (Python reader), "
-              "broker CPU %.1f ms per request" % (n, size / 1e6, (t1 - t0) / 20 * 1000,
-                                                  (c1 - c0) / 20 * 1000))
         pane = tmux.Pane([WARDEN, "console", "--socket", sock], tmp)
         pane.wait_for(r"attached pid")
         t0 = time.monotonic()

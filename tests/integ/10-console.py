@@ -44,8 +44,8 @@ class Embedded:
         self.procs = []
         self.pane = self.open([lib.warden_bin(), "-c", self.conf], stderr=self.err)
 
-    def open(self, argv, stderr=None):
-        p = tmux.Pane(argv, self.dir, stderr=stderr)
+    def open(self, argv, stderr=None, height=36):
+        p = tmux.Pane(argv, self.dir, stderr=stderr, height=height)
         self.panes.append(p)
         return p
 
@@ -133,6 +133,100 @@ def console_sessions_filter_kick_attach_quit():
         e.assert_clean_exit()
         assert "console: quit, stopping the broker" in e.log()
         assert not os.path.exists(e.sock), "admin socket left behind"
+    finally:
+        e.close()
+
+
+def offline_sessions(port, ids):
+    """Leave one offline persistent session per id (3.1.1, clean session 0)."""
+    import socket
+    for cid in ids:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(lib.pkt_connect(cid, clean=False))
+            ack = b""
+            while len(ack) < 4:
+                chunk = s.recv(4 - len(ack))
+                assert chunk, "connection closed before CONNACK"
+                ack += chunk
+            assert ack[0] == 0x20 and ack[3] == 0, ack
+            s.sendall(lib.pkt_disconnect())
+
+
+def admin_request(path, line):
+    """One request on the admin socket: the reply's lines."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(line.encode() + b"\n")
+        f = s.makefile("rb")
+        head = f.readline().decode().rstrip("\n")
+        if not head.startswith("ok "):
+            return [head]
+        return [head] + [f.readline().decode().rstrip("\n") for _ in range(int(head[3:]))]
+
+
+@lib.case
+def console_pages_a_long_list():
+    """90 sessions on a 24-line terminal: the console holds a window of them (the
+    screen and a screenful either side); End, PgDn, sort and filter ask the broker
+    for the rows there, and the selection follows its client id."""
+    e = Embedded()
+    try:
+        e.pane.wait_for(r"\[Overview\]")
+        ids = ["page-%02d" % i for i in range(90)]
+        offline_sessions(e.port, ids)
+        # The socket verb: counts, the window's offset and the followed row, then the rows.
+        r = admin_request(e.sock, "page 0\t0\t85\t10\tpage-\tpage-42")
+        assert r[0] == "ok 11", r[:2]
+        assert r[1] == "90\t90\t37\t42", r[1]  # centred on the followed row
+        assert r[2].startswith("page-37\t") and r[11].startswith("page-46\t"), r
+        r = admin_request(e.sock, "page 0\t1\t0\t3\tpage-1\t%")
+        assert r[0] == "ok 4" and r[1] == "90\t10\t0\t-1", r[:2]
+        assert [x.split("\t")[0] for x in r[2:]] == ["page-19", "page-18", "page-17"], r
+        r = admin_request(e.sock, "session page-42")  # the detail screen's lookup
+        assert r[0] == "ok 1" and r[1].startswith("page-42\t"), r
+        assert admin_request(e.sock, "session page-4") == ["err WD_ENOTFOUND"]
+        assert admin_request(e.sock, "identities") == ["ok 0"]  # offline, anonymous: none
+        for bad in ["page 12\t0\t0\t3\t\t%", "page 0\t0\t0\t1001\t\t%", "page 0\t0\t0"]:
+            r = admin_request(e.sock, bad)
+            assert r == ["err WD_EINVAL"], (bad, r)
+        a = e.open([lib.warden_bin(), "console", "--socket", e.sock], height=24)
+        a.wait_for(r"attached pid")
+        a.keys("2")
+        s = a.wait_for(r"90 sessions  \(sorted by Client id\)")
+        assert "page-00" in s and "page-18" in s and "page-19" not in s, s
+        a.keys("G")
+        s = a.wait_for(r"page-89")
+        assert "page-00" not in s and "page-70" not in s and "page-71" in s, s
+        a.keys("g")
+        a.wait_for(r"page-00")
+        for _ in range(4):  # 4 pages of 18: row 72, past the first window (rows 0..56)
+            a.keys("Space")
+        s = a.wait_for(r"page-72")
+        # Detail of the selected row: it is page-72, fetched from the new window.
+        a.keys("Enter")
+        a.wait_for(r"\[Session\]")
+        a.wait_for(r"page-72")
+        a.keys("Escape")
+        a.wait_for(r"\[Sessions\]")
+        # Reverse: the selection follows page-72 to its new place.
+        a.keys("r")
+        a.wait_for(r"descending")
+        a.keys("Enter")
+        a.wait_for(r"\[Session\][\s\S]*page-72")
+        a.keys("Escape")
+        a.keys("g")
+        s = a.wait_for(r"page-89[\s\S]*page-88")
+        # Filter as you type, done by the broker.
+        a.keys("/")
+        a.text("page-5")
+        s = a.wait_for(r"10 of 90 sessions match 'page-5'")
+        assert "page-59" in s and "page-50" in s and "page-49" not in s, s
+        a.keys("Escape")
+        a.wait_for(r"90 sessions  \(sorted")
+        a.keys("q")
+        assert a.wait_exit(10) == 0
     finally:
         e.close()
 

@@ -10,7 +10,10 @@ Attached (`warden console --socket`): a rule edit is previewed (which live
 subscription goes), confirmed, and the live mosquitto_sub client stops
 getting that topic; on_deny set in the console shows in `warden role show`;
 an invalid rule shows the reason and changes nothing; `b` on the sessions
-screen bans a client id (its reconnect is refused) and screen 6 lifts it."""
+screen bans a client id (its reconnect is refused) and screen 6 lifts it.
+`C` on the users screen (attached) pins a certificate from a PEM file and
+unpins it again: the store, the PINS column and the audit actor agree; an
+unreadable file shows why and pins nothing."""
 
 import json
 import os
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tui"))
 import lib  # noqa: E402
+import tlsutil  # noqa: E402
 import tmux  # noqa: E402
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -53,8 +57,8 @@ class Console:
         self.pane.wait_for(r"\[Overview\]")
         lib.wait_until(lambda: os.path.exists(self.sock), 10, msg="no admin socket")
 
-    def open(self, argv, stderr=None):
-        p = tmux.Pane(argv, self.dir, stderr=stderr)
+    def open(self, argv, stderr=None, cwd=None):
+        p = tmux.Pane(argv, cwd or self.dir, stderr=stderr)
         self.panes.append(p)
         return p
 
@@ -167,7 +171,7 @@ def console_users_add_disable_password():
         assert pw not in p.screen(), "a password shows on the screen"
         p.keys("Enter")
         p.wait_for(r"user 'dave' added")
-        p.wait_for(r"dave\s+yes\s+-\s+0\s+0\s+never\s+argon2id")
+        p.wait_for(r"dave\s+yes\s+-\s+0\s+0\s+0\s+never\s+argon2id")  # rules, pins, sessions
         u = c.cli_json("user", "show", "dave")
         assert u["enabled"] is True and u["password"] == "argon2id", u
         assert c.pub("-u", "dave", "-P", pw, "-t", "t/1", "-m", "hi") == 0, "login refused"
@@ -227,6 +231,64 @@ def console_users_add_disable_password():
 
 
 @lib.case
+def console_pins_a_certificate():
+    c = Console()
+    try:
+        lib.cli(c, "user", "add", "meter", "--no-password")
+        pem = tlsutil.p("client.pem")
+        # Attached, from the PKI's directory: a relative path is resolved by the console
+        # (the broker, which reads the file, runs elsewhere).
+        a = c.open([lib.warden_bin(), "console", "--socket", c.sock], cwd=tlsutil.pki())
+        a.wait_for(r"attached pid")
+        a.keys("4")
+        a.wait_for(r"meter\s+yes\s+-\s+0\s+0\s+0\s+never")
+        # A file that is not there: the reason in the form, nothing pinned.
+        a.keys("C")
+        a.wait_for(r"Certificates of 'meter': 0 pinned")
+        a.keys("Tab")
+        a.text("no-such.pem")
+        a.keys("Enter")
+        a.wait_for(r"no-such\.pem")
+        assert "Certificates of 'meter'" in a.screen(), "the form closed on an error"
+        a.keys("Escape")
+        assert c.cli_json("user", "cert", "list", "meter") == []
+        # The real one.
+        a.keys("C")
+        a.wait_for(r"Certificates of 'meter': 0 pinned")
+        a.keys("Tab")
+        a.text("client.pem")
+        a.keys("Enter")
+        a.wait_for(r"user 'meter' pins certificate [0-9a-f]{64}")
+        a.wait_for(r"meter\s+yes\s+-\s+0\s+1\s+0\s+never")
+        pins = c.cli_json("user", "cert", "list", "meter")
+        fp = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-fingerprint", "-sha256"],
+                            capture_output=True, text=True, check=True).stdout
+        fp = fp.split("=", 1)[1].strip().replace(":", "").lower()
+        assert len(pins) == 1 and pins[0]["fingerprint"].replace(":", "").lower() == fp, \
+            (pins, fp)
+        assert "CN=client1" in pins[0]["subject"] and pins[0]["actor"] == ME, pins
+        assert audit_actors(c, "user cert add") == [ME], audit_actors(c, "user cert add")
+        # Unpin: the form lists the pin; choosing it asks first.
+        a.keys("C")
+        a.wait_for(r"Certificates of 'meter': 1 pinned")
+        a.keys("Right")
+        a.wait_for(r"unpin %s" % pins[0]["fingerprint"][:16])
+        a.keys("Enter")
+        a.wait_for(r"Unpin certificate %s\.\.\. from 'meter'\? \(y/N\)"
+                   % pins[0]["fingerprint"][:16])
+        a.keys("y")
+        a.wait_for(r"user 'meter' no longer pins certificate")
+        a.wait_for(r"meter\s+yes\s+-\s+0\s+0\s+0\s+never")
+        assert c.cli_json("user", "cert", "list", "meter") == []
+        assert audit_actors(c, "user cert del") == [ME]
+        a.keys("q")
+        assert a.wait_exit(10) == 0
+        c.quit()
+    finally:
+        c.close()
+
+
+@lib.case
 def console_attached_rules_on_deny_ban():
     c = Console()
     try:
@@ -244,7 +306,7 @@ def console_attached_rules_on_deny_ban():
         a.wait_for(r"alice-sub\s+alice\s+password")
         # A user added from the attached console (typed password) logs in.
         a.keys("4")
-        a.wait_for(r"alice\s+yes\s+readers\s+0\s+1\s+")
+        a.wait_for(r"alice\s+yes\s+readers\s+0\s+0\s+1\s+")
         a.keys("a")
         a.wait_for(r"Add a user")
         a.text("erin")

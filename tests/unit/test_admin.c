@@ -182,6 +182,149 @@ static void test_sessions_subs_stats_disconnect(void **state)
     assert_int_equal(st.subscriptions, 0);
 }
 
+/* CONNECT 3.1.1 with client id id (clean session); then pings PINGREQs (msgs in). */
+static int connect_as(uint16_t port, const char *id, int pings)
+{
+    uint8_t pkt[64];
+    size_t n = strlen(id);
+    assert_true(n < 40);
+    static const uint8_t head[] = {0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60};
+    pkt[0] = 0x10;
+    pkt[1] = (uint8_t)(sizeof head + 2 + n);
+    memcpy(pkt + 2, head, sizeof head);
+    pkt[2 + sizeof head] = 0;
+    pkt[3 + sizeof head] = (uint8_t)n;
+    memcpy(pkt + 4 + sizeof head, id, n);
+    int fd = dial(port);
+    assert_int_equal(send(fd, pkt, 4 + sizeof head + n, 0), (ssize_t)(4 + sizeof head + n));
+    uint8_t connack[4];
+    read_n(fd, connack, sizeof connack);
+    assert_int_equal(connack[3], 0);
+    static const uint8_t ping[] = {0xc0, 0};
+    for (int i = 0; i < pings; i++) {
+        uint8_t resp[2];
+        assert_int_equal(send(fd, ping, sizeof ping, 0), 2);
+        read_n(fd, resp, sizeof resp);
+        assert_int_equal(resp[0], 0xd0);
+    }
+    return fd;
+}
+
+/* The client ids of a page, joined by spaces. */
+static const char *ids(const struct admin_page *p)
+{
+    static char out[256];
+    out[0] = '\0';
+    for (size_t i = 0; i < p->rows.n; i++)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "",
+                 p->rows.v[i].client_id);
+    return out;
+}
+
+/* The paged op: the broker filters, sorts, follows a row and copies only the window. */
+static void test_session_page(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names[] = {"pump-3", "pump-1", "valve-9", "pump-2", "gateway"};
+    int fds[5];
+    for (int i = 0; i < 5; i++)
+        fds[i] = connect_as(f->port, names[i], i); /* msgs in: CONNECT + i PINGREQs */
+
+    struct admin_page p;
+    struct admin_page_req q = {.sort = ADMIN_COL_CLIENT, .limit = 2};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.total, 5);
+    assert_int_equal(p.matched, 5);
+    assert_int_equal(p.offset, 0);
+    assert_int_equal(p.follow, -1);
+    assert_string_equal(ids(&p), "gateway pump-1");
+    assert_int_equal(p.rows.v[0].msgs_in, 5); /* whole rows: as admin_list_sessions */
+    admin_page_free(&p);
+
+    /* Offset; past the end the window is pulled back to stay full. */
+    q.offset = 2;
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_string_equal(ids(&p), "pump-2 pump-3");
+    admin_page_free(&p);
+    q.offset = 4;
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.offset, 3);
+    assert_string_equal(ids(&p), "pump-3 valve-9");
+    admin_page_free(&p);
+    q.offset = (size_t)-1; /* no overflow: the last window */
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.offset, 3);
+    admin_page_free(&p);
+
+    /* Sort by messages in, descending. */
+    q = (struct admin_page_req){.sort = ADMIN_COL_IN, .desc = true, .limit = 3};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_string_equal(ids(&p), "gateway pump-2 valve-9"); /* 5, 4, 3 */
+    admin_page_free(&p);
+
+    /* Filter (case-insensitive), with the counts before and after it. */
+    q = (struct admin_page_req){.sort = ADMIN_COL_CLIENT, .filter = "PUMP", .limit = 10};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.total, 5);
+    assert_int_equal(p.matched, 3);
+    assert_string_equal(ids(&p), "pump-1 pump-2 pump-3");
+    admin_page_free(&p);
+    q.filter = "127.0.0.1"; /* the address */
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.matched, 5);
+    admin_page_free(&p);
+
+    /* Follow: outside the window asked for, the window moves onto the row. */
+    q = (struct admin_page_req){.sort = ADMIN_COL_CLIENT, .follow = "valve-9", .limit = 1};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.follow, 4);
+    assert_int_equal(p.offset, 4);
+    assert_string_equal(ids(&p), "valve-9");
+    admin_page_free(&p);
+    /* Inside it, the window stays where it was asked for. */
+    q = (struct admin_page_req){.sort = ADMIN_COL_CLIENT, .follow = "pump-2", .limit = 3};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.follow, 2);
+    assert_int_equal(p.offset, 0);
+    admin_page_free(&p);
+    /* Filtered out, or unknown: not followed. */
+    q.filter = "valve";
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.follow, -1);
+    assert_string_equal(ids(&p), "valve-9");
+    admin_page_free(&p);
+
+    /* Bad requests change nothing and copy nothing. */
+    q = (struct admin_page_req){.sort = ADMIN_NCOLS, .limit = 1};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_EINVAL);
+    assert_int_equal(p.rows.n, 0);
+    q = (struct admin_page_req){.sort = ADMIN_COL_CLIENT, .limit = ADMIN_PAGE_MAX + 1};
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_EINVAL);
+    /* limit 0: the counts only. */
+    q.limit = 0;
+    assert_int_equal(admin_session_page(f->a, &q, &p), WD_OK);
+    assert_int_equal(p.total, 5);
+    assert_int_equal(p.rows.n, 0);
+    admin_page_free(&p);
+
+    /* One session by client id: a lookup (the detail screen), not a sort. */
+    struct admin_session one;
+    assert_int_equal(admin_session_get(f->a, "pump-2", &one), WD_OK);
+    assert_string_equal(one.client_id, "pump-2");
+    assert_int_equal(one.msgs_in, 4);
+    assert_true(one.connected);
+    admin_session_clear(&one);
+    assert_null(one.client_id);
+    assert_int_equal(admin_session_get(f->a, "pump-", &one), WD_ENOTFOUND);
+    /* Identities: anonymous sessions have none to count. */
+    struct admin_idents id;
+    assert_int_equal(admin_identity_counts(f->a, &id), WD_OK);
+    assert_int_equal(id.n, 0);
+    admin_idents_free(&id);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+}
+
 static void test_calls_after_shutdown_fail_cleanly(void **state)
 {
     (void)state;
@@ -207,6 +350,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sessions_subs_stats_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_page, setup, teardown),
         cmocka_unit_test(test_calls_after_shutdown_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

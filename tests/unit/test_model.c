@@ -1,7 +1,9 @@
 /*
  * test_model.c - the console's view-model (tui/model.c): sorting, filtering,
- * the selection kept by client id across refreshes, rows that vanish, and
- * the rates and sparkline buckets. Snapshots are built by hand.
+ * the selection kept by client id across refreshes, rows that vanish, the
+ * paged window (what it asks for, moves past it, the selection followed when
+ * the broker re-sorts or filters), and the rates and sparkline buckets.
+ * Snapshots are built by hand; admin_page_of() pages them as the broker does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +204,127 @@ static void test_scroll(void **state)
     free(s.v);
 }
 
+/* ---- paging: the console's window over a list the "broker" (admin_page_of) pages ---- */
+
+/* One console refresh with height rows on screen: ask for a window, show it. */
+static void refresh(struct model *m, const struct admin_sessions *all, size_t height)
+{
+    model_scroll(m, height);
+    struct admin_page_req req;
+    model_request(m, height, &req);
+    struct admin_page p;
+    assert_int_equal(admin_page_of(all, &req, &p), WD_OK);
+    model_set_page(m, &p);
+    assert_null(p.rows.v); /* taken */
+    model_scroll(m, height);
+}
+
+/* n rows c000..c(n-1), msgs in = i; ids from first. */
+static struct admin_sessions many(char (*ids)[8], struct row *r, int first, int n)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "c%03d", first + i);
+        r[i] = (struct row){ids[i], NULL, "", (uint64_t)(first + i)};
+    }
+    return snap(r, (size_t)n);
+}
+
+static void test_window(void **state)
+{
+    (void)state;
+    static char ids[200][8];
+    static struct row r[200];
+    struct admin_sessions s = many(ids, r, 0, 200);
+    struct model m;
+    model_init(&m);
+    refresh(&m, &s, 10);
+    /* A screenful either side of the screen: 30 rows, not 200. */
+    assert_int_equal(m.nrows, 200);
+    assert_int_equal(m.total, 200);
+    assert_int_equal(m.page.offset, 0);
+    assert_int_equal(m.page.rows.n, 30);
+    assert_string_equal(model_selected(&m)->client_id, "c000");
+    assert_false(model_stale(&m, 10));
+    /* Moves inside the window need no new one. */
+    model_move(&m, 25);
+    model_scroll(&m, 10);
+    assert_false(model_stale(&m, 10));
+    assert_string_equal(model_selected(&m)->client_id, "c025");
+    /* Past it: the row is not held, the key is forgotten until the next window. */
+    model_move(&m, 10);
+    model_scroll(&m, 10);
+    assert_true(model_stale(&m, 10));
+    assert_null(model_selected(&m));
+    refresh(&m, &s, 10);
+    assert_false(model_stale(&m, 10));
+    assert_string_equal(model_selected(&m)->client_id, "c035");
+    assert_int_equal(m.sel, 35);
+    assert_true(m.page.offset <= m.top && m.page.offset + m.page.rows.n >= m.top + 10);
+    /* End: the last window, full. */
+    model_move(&m, 1000);
+    refresh(&m, &s, 10);
+    assert_string_equal(model_selected(&m)->client_id, "c199");
+    assert_int_equal(m.page.offset, 170);
+    assert_int_equal(m.top, 190);
+    assert_null(model_row(&m, 0)); /* not held */
+    model_fini(&m);
+    free(s.v);
+}
+
+/* The selection follows its client id when rows come and go, sort or filter change. */
+static void test_window_follows_key(void **state)
+{
+    (void)state;
+    static char ids[200][8], ids2[190][8];
+    static struct row r[200], r2[190];
+    struct admin_sessions s = many(ids, r, 0, 200);
+    struct model m;
+    model_init(&m);
+    refresh(&m, &s, 10);
+    model_move(&m, 50);
+    refresh(&m, &s, 10);
+    assert_string_equal(model_selected(&m)->client_id, "c050");
+    size_t line = m.sel - m.top; /* where it is on screen */
+    /* Ten rows before it vanish: it moves up the list, and stays on its screen line. */
+    struct admin_sessions s2 = many(ids2, r2, 10, 190);
+    refresh(&m, &s2, 10);
+    assert_string_equal(model_selected(&m)->client_id, "c050");
+    assert_int_equal(m.sel, 40);
+    assert_int_equal(m.sel - m.top, line);
+    /* Sort descending (by messages in): the broker answers where it is now, the
+     * window moves onto it. Until then the window is stale. */
+    assert_int_equal(model_set_sort(&m, COL_IN, true), WD_OK);
+    assert_true(model_stale(&m, 10));
+    refresh(&m, &s2, 10);
+    assert_false(model_stale(&m, 10));
+    assert_string_equal(model_selected(&m)->client_id, "c050");
+    assert_int_equal(m.sel, 149); /* 199 down to 10 */
+    assert_string_equal(model_row(&m, m.top)->client_id, "c059"); /* 199 - top */
+    /* A filter that keeps it. */
+    assert_int_equal(model_set_filter(&m, "C05"), WD_OK);
+    refresh(&m, &s2, 10);
+    assert_int_equal(m.nrows, 10);
+    assert_int_equal(m.total, 190);
+    assert_string_equal(model_selected(&m)->client_id, "c050");
+    assert_int_equal(m.sel, 9);
+    /* One that hides it: the row at the same position (clamped), the key of that row. */
+    assert_int_equal(model_set_filter(&m, "c1"), WD_OK);
+    refresh(&m, &s2, 10);
+    assert_int_equal(m.nrows, 100);
+    assert_int_equal(m.sel, 9);
+    assert_string_equal(model_selected(&m)->client_id, "c190");
+    /* No rows: nothing selected, the key kept for when rows come back. */
+    assert_int_equal(model_set_filter(&m, "nothing"), WD_OK);
+    refresh(&m, &s2, 10);
+    assert_null(model_selected(&m));
+    assert_int_equal(model_set_filter(&m, ""), WD_OK);
+    refresh(&m, &s2, 10);
+    assert_string_equal(model_selected(&m)->client_id, "c190");
+    model_fini(&m);
+    free(s.v);
+    free(s2.v);
+}
+
 static void test_rates(void **state)
 {
     (void)state;
@@ -258,7 +381,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort),           cmocka_unit_test(test_filter),
         cmocka_unit_test(test_selection_follows_key), cmocka_unit_test(test_rows_vanish),
-        cmocka_unit_test(test_scroll),         cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_scroll),         cmocka_unit_test(test_window),
+        cmocka_unit_test(test_window_follows_key), cmocka_unit_test(test_rates),
         cmocka_unit_test(test_rates_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
