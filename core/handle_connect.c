@@ -249,7 +249,7 @@ static void finish(struct conn *c, struct pending_connect *pc)
     }
     if (s) {
         present = true;
-        loop_timer_cancel(b->loop, &s->expiry_timer);
+        loop_timer_cancel(b->loop, &s->offline_timer); /* expiry and any will delay */
         /* Back before the Will Delay passed: that will is not sent [MQTT-3.1.3-9]. */
         session_set_will(s, NULL, 0);
     } else {
