@@ -128,6 +128,13 @@ void flight_note(struct flight **f, enum flight_kind k, const char *fmt, ...)
     flight_note_at(f, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, k, text);
 }
 
+void flight_note_str(struct flight **f, enum flight_kind k, const char *text)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    flight_note_at(f, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, k, text);
+}
+
 size_t flight_count(const struct flight *f)
 {
     return f ? f->count : 0;

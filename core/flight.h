@@ -55,6 +55,8 @@ struct flight {
  */
 void flight_note(struct flight **f, enum flight_kind k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Same with text as it is (no formatting: for a hot path that builds its own). */
+void flight_note_str(struct flight **f, enum flight_kind k, const char *text);
 /* Same with an explicit time stamp (tests). */
 void flight_note_at(struct flight **f, int64_t ms, enum flight_kind k, const char *text);
 
