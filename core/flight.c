@@ -90,7 +90,7 @@ static void room(struct flight *r)
     memset(ev + r->cap, 0, (cap - r->cap) * sizeof *ev);
     r->ev = ev;
     r->next = r->cap;
-    r->cap = cap;
+    r->cap = (uint16_t)cap;
 }
 
 void flight_note_at(struct flight **f, int64_t ms, enum flight_kind k, const char *text)
@@ -111,7 +111,7 @@ void flight_note_at(struct flight **f, int64_t ms, enum flight_kind k, const cha
     e->text = copy;
     e->ms = ms;
     e->kind = (uint8_t)k;
-    r->next = (r->next + 1) % r->cap;
+    r->next = (uint16_t)((r->next + 1) % r->cap);
     if (r->count < r->cap)
         r->count++;
 }

@@ -41,9 +41,9 @@ struct flight_event {
 };
 
 struct flight {
-    uint32_t cap;             /* slots allocated: FLIGHT_FIRST .. FLIGHT_MAX */
-    uint32_t count;           /* events held, <= cap */
-    uint32_t next;            /* slot of the next event */
+    uint16_t cap;             /* slots allocated: FLIGHT_FIRST .. FLIGHT_MAX (u16: the ring header is 16 bytes) */
+    uint16_t count;           /* events held, <= cap */
+    uint16_t next;            /* slot of the next event */
     struct flight_event *ev;  /* owned array of cap slots */
 };
 
