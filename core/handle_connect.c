@@ -124,7 +124,7 @@ static void take_over(struct session *s, bool clean_start, const char *addr)
     conn_close(old, MQTT_RC_SESSION_TAKEN_OVER, true, false);
     /* The old connection ended abnormally; its will goes out unless the
      * session continues at once with a Will Delay pending [MQTT-3.1.3-9]. */
-    if (s->will.m && (s->will.delay == 0 || clean_start))
+    if (s->will_m && (s->will_delay == 0 || clean_start))
         session_fire_will(s);
     else
         session_set_will(s, NULL, 0);

@@ -76,7 +76,10 @@ struct session *session_new(struct broker *b, const char *id, size_t len)
     assert(len <= UINT16_MAX);
     if (b->nsessions >= b->sess_nbuckets && table_grow(b) != WD_OK)
         return NULL;
-    struct session *s = wd_calloc(1, sizeof *s + len + 1);
+    /* The id starts in the struct's tail padding (offsetof, not sizeof), but
+     * the block is never smaller than the struct. */
+    size_t n = offsetof(struct session, id_storage) + len + 1;
+    struct session *s = wd_calloc(1, n > sizeof *s ? n : sizeof *s);
     if (!s)
         return NULL;
     memcpy(s->id_storage, id, len); /* NUL from calloc */
@@ -482,17 +485,17 @@ enum wd_err session_unsubscribe(struct session *s, const char *filter, size_t fl
 
 void session_set_will(struct session *s, struct msg *m, uint32_t delay)
 {
-    msg_unref(s->will.m);
-    s->will.m = m;
-    s->will.delay = delay;
+    msg_unref(s->will_m);
+    s->will_m = m;
+    s->will_delay = delay;
 }
 
 void session_fire_will(struct session *s)
 {
-    struct msg *m = s->will.m;
+    struct msg *m = s->will_m;
     if (!m)
         return;
-    s->will.m = NULL;
+    s->will_m = NULL;
     /* A will's Message Expiry Interval starts when it is published. */
     if (m->expiry_s)
         m->expiry_at_ms = loop_now_ms(s->b->loop) + (uint64_t)m->expiry_s * 1000;
@@ -509,14 +512,14 @@ void session_fire_will(struct session *s)
 /* Does the pending will's delay end before the session does? (Else the end publishes it.) */
 static bool will_first(const struct session *s)
 {
-    return s->will.m && (s->expiry == UINT32_MAX || s->will.delay < s->expiry);
+    return s->will_m && (s->expiry == UINT32_MAX || s->will_delay < s->expiry);
 }
 
 static void offline_timer_fired(struct loop_timer *t)
 {
     struct session *s = container_of(t, struct session, offline_timer);
     if (will_first(s)) {
-        uint32_t delay = s->will.delay;
+        uint32_t delay = s->will_delay;
         session_fire_will(s);
         if (s->expiry != UINT32_MAX)
             loop_timer_arm(s->b->loop, &s->offline_timer, (uint64_t)(s->expiry - delay) * 1000);
@@ -578,7 +581,7 @@ static void session_free(struct session *s)
     ring_clear(&s->inflight);
     ring_clear(&s->queue);
     wd_free(s->in_qos2);
-    msg_unref(s->will.m);
+    msg_unref(s->will_m);
     loop_timer_cancel(s->b->loop, &s->offline_timer);
     table_remove(s);
     perms_unref(s->perms);
@@ -636,10 +639,10 @@ void session_detach(struct session *s, bool send_will)
     s->disconnected_at = broker_wall();
     if (!send_will)
         session_set_will(s, NULL, 0);
-    else if (s->will.m && (s->will.delay == 0 || s->expiry == 0))
+    else if (s->will_m && (s->will_delay == 0 || s->expiry == 0))
         session_fire_will(s);
-    else if (s->will.m)
-        flight_note(&s->flight, FL_WILL, "will delayed %us", s->will.delay);
+    else if (s->will_m)
+        flight_note(&s->flight, FL_WILL, "will delayed %us", s->will_delay);
     if (s->expiry == 0) {
         session_end(s);
         return;
@@ -647,7 +650,7 @@ void session_detach(struct session *s, bool send_will)
     /* One timer: the will's delay first when it is the shorter (the timer
      * then re-arms for the rest of the expiry), else the expiry, whose end
      * publishes the will. */
-    uint32_t secs = will_first(s) ? s->will.delay : s->expiry;
+    uint32_t secs = will_first(s) ? s->will_delay : s->expiry;
     if (secs != UINT32_MAX)
         loop_timer_arm(s->b->loop, &s->offline_timer, (uint64_t)secs * 1000);
 }

@@ -59,11 +59,6 @@ struct sub_rec {
     struct tree_opts opts;
 };
 
-struct will {
-    struct msg *m;           /* holds a reference; m->qos and m->retain set */
-    uint32_t delay;          /* Will Delay Interval, seconds */
-};
-
 /*
  * Laid out for idle memory (one per connected client): pointers and 64-bit
  * fields first, the small ones packed at the end, the client id inline after
@@ -86,7 +81,7 @@ struct session {
     uint64_t dropped;        /* messages dropped because the queue was full */
     uint16_t *in_qos2;       /* owned: inbound QoS 2 packet ids awaiting PUBREL */
     uint32_t n_in_qos2, cap_in_qos2;
-    struct will will;        /* will.m NULL when none */
+    struct msg *will_m;      /* the will: holds a reference, NULL when none; m->qos and m->retain set */
     struct loop_timer offline_timer; /* while offline: the will's delay, then expiry */
     uint64_t disconnected_at;/* wall clock seconds, when offline */
     struct perms *perms;     /* holds a reference: topic permissions, NULL = none */
@@ -96,11 +91,12 @@ struct session {
     struct flight *flight;   /* owned or NULL until the first event: recent control events */
     uint32_t route_slot;     /* route.c: its entry in that pass */
     uint32_t expiry;         /* Session Expiry Interval, s; UINT32_MAX = never */
+    uint32_t will_delay;     /* Will Delay Interval, seconds */
     uint16_t id_len;
     uint16_t next_pid;       /* last packet id used for outbound */
     uint8_t version;         /* protocol version of the last connection */
     bool default_allow;      /* the answer when no rule matches (anonymous_default allow) */
-    char id_storage[];       /* the client id's bytes and NUL */
+    char id_storage[];       /* the client id's bytes and NUL (allocated from offsetof, not sizeof) */
 };
 
 /* Find a session by client id. Borrows: valid until the session ends. */
