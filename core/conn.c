@@ -80,7 +80,12 @@ static void on_timer(struct loop_timer *t);
 void conn_accept(struct listener *lst, int fd, const char *addr)
 {
     struct broker *b = lst->b;
-    struct conn *c = wd_calloc(1, sizeof *c);
+    /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters:
+     * both strings after the struct, in its block: "ip:port\0ip\0". */
+    size_t alen = strlen(addr);
+    const char *ip;
+    size_t iplen = broker_addr_ip(addr, &ip);
+    struct conn *c = wd_calloc(1, sizeof *c + alen + 1 + iplen + 1);
     if (!c) {
         log_warning("out of memory accepting %s", addr);
         close(fd);
@@ -89,17 +94,7 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     c->b = b;
     c->lst = lst;
     c->problem_info = true;
-    /* "1.2.3.4:5" or "[::1]:5" -> the address alone, for bans and counters:
-     * both strings in one block, "ip:port\0ip\0". */
-    size_t alen = strlen(addr);
-    const char *ip;
-    size_t iplen = broker_addr_ip(addr, &ip);
-    if (!(c->addr = wd_malloc(alen + 1 + iplen + 1))) {
-        log_warning("out of memory accepting %s", addr);
-        close(fd);
-        wd_free(c);
-        return;
-    }
+    c->addr = c->peer;
     memcpy(c->addr, addr, alen + 1);
     c->ip = c->addr + alen + 1;
     memcpy(c->ip, ip, iplen);
@@ -107,7 +102,6 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
     if (!auth_accept(b->auth, c->ip)) {
         log_info("refusing %s: too many connections from %s", addr, c->ip);
         close(fd);
-        wd_free(c->addr);
         wd_free(c);
         return;
     }
@@ -123,7 +117,6 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
             log_warning("out of memory accepting %s", addr);
             auth_release(b->auth, c->ip);
             close(fd);
-            wd_free(c->addr);
             wd_free(c);
             return;
         }
@@ -132,7 +125,6 @@ void conn_accept(struct listener *lst, int fd, const char *addr)
         auth_release(b->auth, c->ip);
         tls_conn_free(c->tls);
         close(fd);
-        wd_free(c->addr);
         wd_free(c);
         return;
     }
@@ -200,7 +192,6 @@ void conn_free(struct conn *c)
             wd_free(c->alias_in[i].topic);
         wd_free(c->alias_in);
     }
-    wd_free(c->addr);
     wd_free(c);
 }
 

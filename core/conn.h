@@ -48,7 +48,8 @@ struct alias_out {
 /*
  * Laid out for idle memory (one of these per connection): pointers and
  * 64-bit fields first, then the small ones packed together. Nothing here is
- * a fixed-size string: the peer's address is one small allocation.
+ * a fixed-size string: the peer's address is stored after the struct, in
+ * the same block ("ip:port\0ip\0"), sized to fit.
  */
 struct conn {
     struct loop_io io;
@@ -60,33 +61,34 @@ struct conn {
     struct buf in;
     struct buf out;
     struct session *s;               /* attached session once CONNACK is sent */
-    char *addr;                      /* owned: "ip:port" of the peer (one block with ip) */
-    char *ip;                        /* the peer address without port (bans, counters); in addr's block */
+    char *addr;                      /* "ip:port" of the peer, in peer[] */
+    char *ip;                        /* the peer address without port (bans, counters), in peer[] */
     uint64_t last_rx_ms;             /* loop time of the last packet received */
     struct loop_timer timer;         /* connect timeout, then keepalive */
     struct alias_out *alias_out;     /* owned, alias_out_max entries */
     struct alias_out *alias_in;      /* owned, topic_alias_maximum entries */
-    uint64_t connected_at;           /* wall clock seconds */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     struct tls_conn *tls;            /* owned; NULL on a plain listener (tls.h: identity, cipher) */
     char *username;                  /* owned or NULL: the authenticated identity */
     struct auth_ticket *ticket;      /* a password check in progress (CONN_AUTH) */
     struct pending_connect *pending; /* owned: the CONNECT waiting for that check */
     struct tokauth *token;           /* owned or NULL: the access token of the session (tokauth.h) */
-    enum conn_state state;
+    uint32_t connected_at;           /* wall clock seconds (u32: until 2106) */
     uint32_t max_packet_out;         /* client's Maximum Packet Size, 0 = no limit */
     uint16_t keepalive;              /* effective keepalive, seconds */
     uint16_t window;                 /* outbound in-flight window */
     uint16_t alias_out_max;          /* aliases we may use towards the client */
     uint16_t alias_out_used;
+    uint8_t state;                   /* enum conn_state */
     uint8_t version;                 /* MQTT_V31/V311/V5, 0 before CONNECT */
     uint8_t close_reason;            /* why (for the log) */
     uint8_t auth_method;             /* enum auth_method */
-    bool in_flush;                   /* on the flush list */
-    bool reaping;                    /* on the reap list */
-    bool send_will;                  /* the close is abnormal: process the will */
-    bool problem_info;               /* 5.0 Request Problem Information (default 1) */
-    bool counted;                    /* in auth's per-address count (auth_release at free) */
+    bool in_flush : 1;               /* on the flush list */
+    bool reaping : 1;                /* on the reap list */
+    bool send_will : 1;              /* the close is abnormal: process the will */
+    bool problem_info : 1;           /* 5.0 Request Problem Information (default 1) */
+    bool counted : 1;                /* in auth's per-address count (auth_release at free) */
+    char peer[];                     /* addr and ip */
 };
 
 /* Take a freshly accepted socket (non-blocking). Closes fd on failure. */

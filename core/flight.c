@@ -8,6 +8,7 @@
 #include "flight.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,55 +51,67 @@ const char *flight_reason_name(uint8_t rc)
     }
 }
 
-/* Make room for one more event: allocate or grow while below FLIGHT_MAX. */
-static struct flight *room(struct flight **f)
+/* Is text inside r's own block (the first event's text), not its own allocation? */
+static int text_inline(const struct flight *r, const char *text)
 {
-    struct flight *r = *f;
-    if (!r) {
-        r = wd_calloc(1, sizeof *r);
-        if (!r)
-            return NULL;
-        r->ev = wd_calloc(FLIGHT_FIRST, sizeof *r->ev);
-        if (!r->ev) {
-            wd_free(r);
-            return NULL;
-        }
-        r->cap = FLIGHT_FIRST;
-        *f = r;
-        return r;
-    }
+    const char *lo = (const char *)(r + 1) + sizeof(struct flight_event);
+    return text >= lo && text <= lo + FLIGHT_TEXT;
+}
+
+/* The first event: ring, slot and text in one block. */
+static struct flight *first(int64_t ms, enum flight_kind k, const char *text, size_t len)
+{
+    struct flight *r = wd_malloc(sizeof *r + sizeof(struct flight_event) + len + 1);
+    if (!r)
+        return NULL;
+    struct flight_event *e = (struct flight_event *)(r + 1);
+    char *t = (char *)(e + 1);
+    memcpy(t, text, len);
+    t[len] = '\0';
+    *e = (struct flight_event){.ms = ms, .kind = (uint8_t)k, .text = t};
+    *r = (struct flight){.cap = FLIGHT_FIRST, .count = 1, .next = 0, .ev = e};
+    return r;
+}
+
+/* Make room for one more event: grow a full ring while below FLIGHT_MAX. */
+static void room(struct flight *r)
+{
     /* Grow only a full ring that never wrapped (next back at 0, events in slot
      * order); after a failed growth it wraps and stays at its size. */
     if (r->count < r->cap || r->cap == FLIGHT_MAX || r->next != 0)
-        return r;
-    uint32_t cap = r->cap * 2 < FLIGHT_MAX ? r->cap * 2 : FLIGHT_MAX;
-    struct flight_event *ev = wd_realloc(r->ev, cap * sizeof *ev);
+        return;
+    uint32_t cap = r->cap * 2 < 4 ? 4 : r->cap * 2 < FLIGHT_MAX ? r->cap * 2 : FLIGHT_MAX;
+    bool inl = r->ev == (struct flight_event *)(r + 1);
+    struct flight_event *ev = inl ? wd_malloc(cap * sizeof *ev) : wd_realloc(r->ev, cap * sizeof *ev);
     if (!ev)
-        return r; /* keep the ring as it is: the oldest event is overwritten */
+        return; /* keep the ring as it is: the oldest event is overwritten */
+    if (inl)
+        memcpy(ev, r->ev, r->cap * sizeof *ev); /* the texts stay where they are */
     memset(ev + r->cap, 0, (cap - r->cap) * sizeof *ev);
     r->ev = ev;
     r->next = r->cap;
-    r->cap = cap;
-    return r;
+    r->cap = (uint16_t)cap;
 }
 
 void flight_note_at(struct flight **f, int64_t ms, enum flight_kind k, const char *text)
 {
     size_t len = strnlen(text, FLIGHT_TEXT);
+    struct flight *r = *f;
+    if (!r) {
+        *f = first(ms, k, text, len);
+        return;
+    }
     char *copy = wd_strndup(text, len);
     if (!copy)
         return;
-    struct flight *r = room(f);
-    if (!r) {
-        wd_free(copy);
-        return;
-    }
+    room(r);
     struct flight_event *e = &r->ev[r->next];
-    wd_free(e->text); /* the overwritten oldest event, or NULL */
+    if (!text_inline(r, e->text))
+        wd_free(e->text); /* the overwritten oldest event, or NULL */
     e->text = copy;
     e->ms = ms;
     e->kind = (uint8_t)k;
-    r->next = (r->next + 1) % r->cap;
+    r->next = (uint16_t)((r->next + 1) % r->cap);
     if (r->count < r->cap)
         r->count++;
 }
@@ -110,6 +123,13 @@ void flight_note(struct flight **f, enum flight_kind k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    flight_note_at(f, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, k, text);
+}
+
+void flight_note_str(struct flight **f, enum flight_kind k, const char *text)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     flight_note_at(f, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, k, text);
@@ -132,7 +152,9 @@ void flight_free(struct flight *f)
     if (!f)
         return;
     for (uint32_t i = 0; i < f->cap; i++)
-        wd_free(f->ev[i].text);
-    wd_free(f->ev);
+        if (!text_inline(f, f->ev[i].text))
+            wd_free(f->ev[i].text);
+    if (f->ev != (struct flight_event *)(f + 1))
+        wd_free(f->ev);
     wd_free(f);
 }

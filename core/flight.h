@@ -4,9 +4,12 @@
  * rule, DISCONNECT and will, takeover, kick), for the console's detail screen.
  *
  * The session holds one pointer, NULL until its first event, so that a
- * session that never did anything costs nothing more. The ring then grows
- * by doubling from FLIGHT_FIRST to FLIGHT_MAX slots; each event's text is
- * its own allocation of exactly its length. Oldest events are overwritten.
+ * session that never did anything costs nothing more. The first event
+ * (every session has one: its CONNECT) is one block: the ring, one slot and
+ * its text, because one block per idle connection is what the idle-memory
+ * target can afford. The ring then grows to 4 slots and doubles up to
+ * FLIGHT_MAX; each later event's text is its own allocation of exactly its
+ * length. Oldest events are overwritten.
  * Thread: broker (the ring belongs to its session).
  */
 #ifndef WD_FLIGHT_H
@@ -16,7 +19,7 @@
 #include <stdint.h>
 
 #define FLIGHT_MAX 50     /* events kept per session */
-#define FLIGHT_FIRST 4    /* slots allocated on the first event */
+#define FLIGHT_FIRST 1    /* slots in the first block (with the ring and the text) */
 #define FLIGHT_TEXT 400   /* longest event text kept, bytes (NUL excluded) */
 
 #define FLIGHT_KINDS(X)                                                                        \
@@ -38,9 +41,9 @@ struct flight_event {
 };
 
 struct flight {
-    uint32_t cap;             /* slots allocated: FLIGHT_FIRST .. FLIGHT_MAX */
-    uint32_t count;           /* events held, <= cap */
-    uint32_t next;            /* slot of the next event */
+    uint16_t cap;             /* slots allocated: FLIGHT_FIRST .. FLIGHT_MAX (u16: the ring header is 16 bytes) */
+    uint16_t count;           /* events held, <= cap */
+    uint16_t next;            /* slot of the next event */
     struct flight_event *ev;  /* owned array of cap slots */
 };
 
@@ -52,6 +55,8 @@ struct flight {
  */
 void flight_note(struct flight **f, enum flight_kind k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Same with text as it is (no formatting: for a hot path that builds its own). */
+void flight_note_str(struct flight **f, enum flight_kind k, const char *text);
 /* Same with an explicit time stamp (tests). */
 void flight_note_at(struct flight **f, int64_t ms, enum flight_kind k, const char *text);
 

@@ -379,6 +379,9 @@ static void note_denial(struct session *s, unsigned action, const char *topic, s
 bool perms_denied(struct session *s, unsigned action, const char *topic, size_t tlen,
                   uint8_t qos, bool retain)
 {
+    /* Made here on a first denial (session_may makes it on a first cache use). */
+    if (!s->authz)
+        s->authz = perms_state_new();
     struct perms_state *st = s->authz;
     uint64_t now = loop_now_ms(s->b->loop);
     s->b->stats.denials++;

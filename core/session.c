@@ -69,27 +69,25 @@ static enum wd_err table_grow(struct broker *b)
     return WD_OK;
 }
 
-static void will_timer_fired(struct loop_timer *t);
-static void expiry_timer_fired(struct loop_timer *t);
+static void offline_timer_fired(struct loop_timer *t);
 
 struct session *session_new(struct broker *b, const char *id, size_t len)
 {
     assert(len <= UINT16_MAX);
     if (b->nsessions >= b->sess_nbuckets && table_grow(b) != WD_OK)
         return NULL;
-    struct session *s = wd_calloc(1, sizeof *s);
+    /* The id starts in the struct's tail padding (offsetof, not sizeof), but
+     * the block is never smaller than the struct. */
+    size_t n = offsetof(struct session, id_storage) + len + 1;
+    struct session *s = wd_calloc(1, n > sizeof *s ? n : sizeof *s);
     if (!s)
         return NULL;
-    s->client_id = wd_strndup(id, len);
-    if (!s->client_id) {
-        wd_free(s);
-        return NULL;
-    }
+    memcpy(s->id_storage, id, len); /* NUL from calloc */
+    s->client_id = s->id_storage;
     s->id_len = (uint16_t)len;
     s->id = ++b->next_session_id;
     s->b = b;
-    loop_timer_init(&s->will_timer, will_timer_fired);
-    loop_timer_init(&s->expiry_timer, expiry_timer_fired);
+    loop_timer_init(&s->offline_timer, offline_timer_fired);
     size_t k = hash_id(id, len) & (b->sess_nbuckets - 1);
     s->hnext = b->sess_buckets[k];
     b->sess_buckets[k] = s;
@@ -487,19 +485,17 @@ enum wd_err session_unsubscribe(struct session *s, const char *filter, size_t fl
 
 void session_set_will(struct session *s, struct msg *m, uint32_t delay)
 {
-    loop_timer_cancel(s->b->loop, &s->will_timer);
-    msg_unref(s->will.m);
-    s->will.m = m;
-    s->will.delay = delay;
+    msg_unref(s->will_m);
+    s->will_m = m;
+    s->will_delay = delay;
 }
 
 void session_fire_will(struct session *s)
 {
-    struct msg *m = s->will.m;
+    struct msg *m = s->will_m;
     if (!m)
         return;
-    s->will.m = NULL;
-    loop_timer_cancel(s->b->loop, &s->will_timer);
+    s->will_m = NULL;
     /* A will's Message Expiry Interval starts when it is published. */
     if (m->expiry_s)
         m->expiry_at_ms = loop_now_ms(s->b->loop) + (uint64_t)m->expiry_s * 1000;
@@ -513,14 +509,22 @@ void session_fire_will(struct session *s)
     msg_unref(m);
 }
 
-static void will_timer_fired(struct loop_timer *t)
+/* Does the pending will's delay end before the session does? (Else the end publishes it.) */
+static bool will_first(const struct session *s)
 {
-    session_fire_will(container_of(t, struct session, will_timer));
+    return s->will_m && (s->expiry == UINT32_MAX || s->will_delay < s->expiry);
 }
 
-static void expiry_timer_fired(struct loop_timer *t)
+static void offline_timer_fired(struct loop_timer *t)
 {
-    struct session *s = container_of(t, struct session, expiry_timer);
+    struct session *s = container_of(t, struct session, offline_timer);
+    if (will_first(s)) {
+        uint32_t delay = s->will_delay;
+        session_fire_will(s);
+        if (s->expiry != UINT32_MAX)
+            loop_timer_arm(s->b->loop, &s->offline_timer, (uint64_t)(s->expiry - delay) * 1000);
+        return;
+    }
     log_info("session expired client=%s", s->client_id);
     session_end(s);
 }
@@ -531,16 +535,19 @@ void session_set_perms(struct session *s, struct perms *perms, bool default_allo
     s->perms = perms_ref(perms);
     s->default_allow = default_allow;
     perms_unref(old);
-    /* Cached verdicts were those of the old permissions. (Without memory: no cache.) */
-    if (!s->authz)
-        s->authz = perms_state_new();
+    /* Cached verdicts were those of the old permissions. The state itself is
+     * made on first use (session_may, perms_denied): an idle client never
+     * needs it, and it is one block per connection. */
     perms_state_reset(s->authz);
 }
 
-bool session_may(const struct session *s, unsigned action, const char *topic, size_t tlen,
+bool session_may(struct session *s, unsigned action, const char *topic, size_t tlen,
                  uint8_t qos, bool retain, uint8_t *granted)
 {
     struct acl_subject who = {s->username, s->client_id, s->cn};
+    /* Out of memory: no state, no cache (perms_check walks the rules). */
+    if (!s->authz && action != RULE_SUBSCRIBE)
+        s->authz = perms_state_new();
     return perms_check(s->authz, s->perms, s->default_allow, &who, action, topic, tlen, qos,
                        retain, granted);
 }
@@ -574,15 +581,13 @@ static void session_free(struct session *s)
     ring_clear(&s->inflight);
     ring_clear(&s->queue);
     wd_free(s->in_qos2);
-    msg_unref(s->will.m);
-    loop_timer_cancel(s->b->loop, &s->will_timer);
-    loop_timer_cancel(s->b->loop, &s->expiry_timer);
+    msg_unref(s->will_m);
+    loop_timer_cancel(s->b->loop, &s->offline_timer);
     table_remove(s);
     perms_unref(s->perms);
     perms_state_free(s->authz);
     wd_free(s->cn);
     wd_free(s->username);
-    wd_free(s->client_id);
     flight_free(s->flight);
     wd_free(s);
 }
@@ -634,16 +639,18 @@ void session_detach(struct session *s, bool send_will)
     s->disconnected_at = broker_wall();
     if (!send_will)
         session_set_will(s, NULL, 0);
-    else if (s->will.m && (s->will.delay == 0 || s->expiry == 0))
+    else if (s->will_m && (s->will_delay == 0 || s->expiry == 0))
         session_fire_will(s);
-    else if (s->will.m) {
-        flight_note(&s->flight, FL_WILL, "will delayed %us", s->will.delay);
-        loop_timer_arm(s->b->loop, &s->will_timer, (uint64_t)s->will.delay * 1000);
-    }
+    else if (s->will_m)
+        flight_note(&s->flight, FL_WILL, "will delayed %us", s->will_delay);
     if (s->expiry == 0) {
         session_end(s);
         return;
     }
-    if (s->expiry != UINT32_MAX)
-        loop_timer_arm(s->b->loop, &s->expiry_timer, (uint64_t)s->expiry * 1000);
+    /* One timer: the will's delay first when it is the shorter (the timer
+     * then re-arms for the rest of the expiry), else the expiry, whose end
+     * publishes the will. */
+    uint32_t secs = will_first(s) ? s->will_delay : s->expiry;
+    if (secs != UINT32_MAX)
+        loop_timer_arm(s->b->loop, &s->offline_timer, (uint64_t)secs * 1000);
 }

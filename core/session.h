@@ -59,20 +59,19 @@ struct sub_rec {
     struct tree_opts opts;
 };
 
-struct will {
-    struct msg *m;           /* holds a reference; m->qos and m->retain set */
-    uint32_t delay;          /* Will Delay Interval, seconds */
-};
-
+/*
+ * Laid out for idle memory (one per connected client): pointers and 64-bit
+ * fields first, the small ones packed at the end, the client id inline after
+ * them (one block with the session). Will delay and expiry share one timer:
+ * both run only while the client is offline, and the will's delay, when it
+ * is the shorter, comes first.
+ */
 struct session {
-    char *client_id;         /* owned, NUL-terminated */
-    uint16_t id_len;
+    char *client_id;         /* NUL-terminated, in this block (id_storage) */
     uint64_t id;             /* unique per broker run, never reused (No Local) */
     struct broker *b;
     struct session *hnext;   /* hash chain */
     struct conn *conn;       /* NULL while offline */
-    uint8_t version;         /* protocol version of the last connection */
-    uint32_t expiry;         /* Session Expiry Interval, s; UINT32_MAX = never */
     char *username;          /* owned or NULL: identity of the last connection */
     struct sub_rec *subs;    /* owned array */
     uint32_t nsubs, capsubs;
@@ -82,18 +81,22 @@ struct session {
     uint64_t dropped;        /* messages dropped because the queue was full */
     uint16_t *in_qos2;       /* owned: inbound QoS 2 packet ids awaiting PUBREL */
     uint32_t n_in_qos2, cap_in_qos2;
-    uint16_t next_pid;       /* last packet id used for outbound */
-    struct will will;        /* will.m NULL when none */
-    struct loop_timer will_timer;
-    struct loop_timer expiry_timer;
+    struct msg *will_m;      /* the will: holds a reference, NULL when none; m->qos and m->retain set */
+    struct loop_timer offline_timer; /* while offline: the will's delay, then expiry */
     uint64_t disconnected_at;/* wall clock seconds, when offline */
     struct perms *perms;     /* holds a reference: topic permissions, NULL = none */
-    struct perms_state *authz; /* owned or NULL: verdict cache, denial counters (perms.h) */
-    bool default_allow;      /* the answer when no rule matches (anonymous_default allow) */
+    struct perms_state *authz; /* owned or NULL until first needed: verdict cache, denial counters (perms.h) */
     char *cn;                /* owned or NULL: certificate identity (%cn) */
     uint64_t route_mark;     /* route.c: routing pass that last saw this session */
-    uint32_t route_slot;     /* route.c: its entry in that pass */
     struct flight *flight;   /* owned or NULL until the first event: recent control events */
+    uint32_t route_slot;     /* route.c: its entry in that pass */
+    uint32_t expiry;         /* Session Expiry Interval, s; UINT32_MAX = never */
+    uint32_t will_delay;     /* Will Delay Interval, seconds */
+    uint16_t id_len;
+    uint16_t next_pid;       /* last packet id used for outbound */
+    uint8_t version;         /* protocol version of the last connection */
+    bool default_allow;      /* the answer when no rule matches (anonymous_default allow) */
+    char id_storage[];       /* the client id's bytes and NUL (allocated from offsetof, not sizeof) */
 };
 
 /* Find a session by client id. Borrows: valid until the session ends. */
@@ -150,8 +153,8 @@ void session_fire_will(struct session *s);
 /* Replace the session's permissions (takes a new reference to perms). */
 void session_set_perms(struct session *s, struct perms *perms, bool default_allow);
 
-/* May this session do action on topic? (RULE_* from backend.h) */
-bool session_may(const struct session *s, unsigned action, const char *topic, size_t tlen,
+/* May this session do action on topic? (RULE_* from backend.h) Makes s->authz on first use. */
+bool session_may(struct session *s, unsigned action, const char *topic, size_t tlen,
                  uint8_t qos, bool retain, uint8_t *granted);
 
 /* Permissions changed: remove subscriptions they no longer allow (logged). */

@@ -288,8 +288,7 @@ static void conn_close(struct conn *c)
 {
     if (c->st == S_DEAD)
         return;
-    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    close(c->fd); /* leaves the epoll set with it: the fd is never duplicated */
     c->fd = -1;
     c->st = S_DEAD;
     c->outoff = c->outlen = 0;
@@ -329,13 +328,20 @@ static void flush_all(void)
     }
 }
 
+static void conn_send_connect(struct conn *c);
+
 static struct conn *conn_open(enum role role, int idx)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         die("socket");
+    /* A connect cycle writes CONNECT, then DISCONNECT only after CONNACK has
+     * acknowledged it: Nagle never holds anything back, so it skips the
+     * setsockopt (one system call of a dozen per cycle). TLS keeps it. */
+    bool plain_cycle = role == R_CONN && !o_tls;
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!plain_cycle)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct conn *c = calloc(1, sizeof *c);
@@ -346,10 +352,27 @@ static struct conn *conn_open(enum role role, int idx)
     c->idx = idx;
     c->next_pid = 1;
     c->st = S_CONNECTING;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    c->pollout = true;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
         die("connect");
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    c->pollout = true;
+    if (plain_cycle) {
+        /* On loopback the handshake is usually done by the time connect()
+         * returns (EINPROGRESS or not): try CONNECT at once and wait only for
+         * input (no EPOLLOUT wake-up, no epoll_ctl to drop it). If the socket
+         * is not ready yet, the write fails and EPOLLOUT sends it as before. */
+        conn_send_connect(c);
+        ssize_t n = write(fd, c->out, c->outlen);
+        if (n == (ssize_t)c->outlen) {
+            c->outoff = c->outlen = 0;
+            ev.events = EPOLLIN;
+            c->pollout = false;
+        } else {
+            if (n > 0)
+                c->outoff = (size_t)n;
+            c->st = S_CONNECTING; /* on EPOLLOUT: flush_conn sends the rest */
+        }
+    }
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
         die("epoll_ctl");
     return c;
@@ -359,7 +382,10 @@ static void conn_send_connect(struct conn *c)
 {
     char cid[64];
     static unsigned long serial;
-    snprintf(cid, sizeof cid, "mqb-%c%d-%lu-%d", "psic"[c->role], c->idx, serial++, (int)getpid());
+    static int pid;
+    if (!pid)
+        pid = (int)getpid(); /* once: it was a system call per connect cycle */
+    snprintf(cid, sizeof cid, "mqb-%c%d-%lu-%d", "psic"[c->role], c->idx, serial++, pid);
     uint8_t p[640];
     out_append(c, p, build_connect(p, cid, c->role == R_CONN && o_user));
     c->st = S_WAIT_CONNACK;
@@ -663,7 +689,10 @@ static void on_event(struct epoll_event *ev)
             exit(3);
         }
         if (ev->events & EPOLLOUT) {
-            conn_send_connect(c);
+            if (c->outlen == 0)
+                conn_send_connect(c);
+            else
+                c->st = S_WAIT_CONNACK; /* conn_open built it; the socket was not ready */
             flush_conn(c);
         }
         return;

@@ -127,6 +127,27 @@ def will_delay_longer_than_session():
 
 
 @lib.case
+def will_delay_then_session_expiry():
+    # Will delay and session expiry share one timer: the will goes out at its
+    # delay, and the session still ends at its expiry, not at the will's time.
+    with lib.Broker() as b:
+        w = watcher(b)
+        c = lib.client(b, "wde", version=5, props={"SessionExpiryInterval": 3},
+                       will={"topic": "will/wde", "payload": b"first", "props": {"WillDelayInterval": 1}})
+        c.close()
+        t0 = time.monotonic()
+        expect_will(w, b"first", timeout=4, what="will delay 1 s, session expiry 3 s")
+        el = time.monotonic() - t0
+        assert el >= 0.5, "will with delay 1 s published after %.2f s" % el
+        assert "session expired client=wde" not in b.log(), "the session ended with the will"
+        b.wait_log(r"session expired client=wde\b", timeout=6)
+        el = time.monotonic() - t0
+        assert el >= 2.5, "session with expiry 3 s ended after %.2f s" % el
+        c = lib.client(b, "wde", version=5, clean=False, props={"SessionExpiryInterval": 3})
+        assert c.session_present == 0, "the expired session was resumed"
+
+
+@lib.case
 def will_qos_and_retain():
     with lib.Broker() as b:
         w = watcher(b, qos=2)
