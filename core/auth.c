@@ -203,9 +203,15 @@ static uint64_t fnv(const char *s, size_t n)
 /* The counter for key, created if absent (evicting the stalest in its window). */
 static struct counter *counter_get(struct auth *a, const char *prefix, const char *v, size_t vlen)
 {
+    /* "a:1.2.3.4": the prefix, then at most 70 bytes of the value (no printf: this runs
+     * for every new connection). */
     char key[80];
-    int n = snprintf(key, sizeof key, "%s%.*s", prefix, (int)(vlen < 70 ? vlen : 70), v);
-    uint64_t h = fnv(key, (size_t)n);
+    size_t plen = strlen(prefix), k = vlen < 70 ? vlen : 70;
+    memcpy(key, prefix, plen);
+    memcpy(key + plen, v, k);
+    size_t n = plen + k;
+    key[n] = '\0';
+    uint64_t h = fnv(key, n);
     struct counter *victim = NULL;
     for (unsigned i = 0; i < PROBE; i++) {
         struct counter *c = &a->counters[(h + i) & (COUNTERS - 1)];
@@ -220,7 +226,7 @@ static struct counter *counter_get(struct auth *a, const char *prefix, const cha
     }
     memset(victim, 0, sizeof *victim);
     victim->hash = h;
-    memcpy(victim->key, key, (size_t)n + 1);
+    memcpy(victim->key, key, n + 1);
     victim->since_ms = now_ms(a);
     return victim;
 }

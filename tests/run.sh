@@ -3,7 +3,8 @@
 # closing line "N passed, N failed". Exit status is non-zero on any failure.
 #   unit:  build/asan/tests/test_* (cmocka, ASan+UBSan)
 #   integ: tests/integ/NN-*.py against build/asan/warden (real clients)
-# TESTS=pattern limits the integration files run (e.g. TESTS=02-).
+# TESTS=pattern limits the integration files run (e.g. TESTS=02-); TEST_JOBS=N runs N
+# integration files at once (default 2).
 set -u
 cd "$(dirname "$0")/.."
 export WARDEN="${WARDEN:-$PWD/build/asan/warden}"
@@ -77,13 +78,27 @@ for f in build/fuzz/fuzz_*; do
 done
 
 echo "== integration tests"
+# Files run TEST_JOBS at a time (default 2: they mostly wait on sockets and
+# timers, and each picks its own ports, directories and tmux server); the
+# results are reported in file order.
+names=()
 for t in tests/integ/[0-9][0-9]-*.py; do
     [ -e "$t" ] || continue
     case "$(basename "$t")" in *${TESTS:-}*) ;; *) continue ;; esac
     name=$(basename "$t" .py)
+    names+=("$name")
+    while [ "$(jobs -rp | wc -l)" -ge "${TEST_JOBS:-2}" ]; do
+        wait -n
+    done
+    (
+        timeout 240 /usr/bin/python3 "$t" >"$logdir/$name.log" 2>&1
+        echo $? >"$logdir/$name.rc"
+    ) &
+done
+wait
+for name in "${names[@]}"; do
     out="$logdir/$name.log"
-    timeout 240 /usr/bin/python3 "$t" >"$out" 2>&1
-    rc=$?
+    rc=$(cat "$logdir/$name.rc" 2>/dev/null || echo 1)
     p=$(grep -c '^PASS ' "$out")
     f=$(grep -c '^FAIL ' "$out")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
