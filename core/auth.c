@@ -521,7 +521,7 @@ static bool cert_refused(struct auth *a, struct conn *c)
 {
     const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
     uint8_t fp[CERT_FP_LEN];
-    if (!ti || !ti->has_cert || !certpol_parse_hex(ti->fingerprint, fp))
+    if (!ti || !ti->has_cert || !backend_fp_parse(ti->fingerprint, fp))
         return false;
     const char *user = c->auth_method == AUTH_CERTIFICATE ? c->username : NULL;
     enum cert_verdict v = certpol_check(a->certs, user, fp);
@@ -536,7 +536,7 @@ enum auth_refusal auth_cert_check(struct auth *a, const char *user, const char *
                                   const char *cid, const char *addr)
 {
     uint8_t fp[CERT_FP_LEN];
-    if (!certpol_parse_hex(fp_hex, fp))
+    if (!backend_fp_parse(fp_hex, fp))
         return AR_NOT_AUTHORIZED; /* tls.c always writes 64 hex digits */
     enum cert_verdict v = certpol_check(a->certs, user, fp);
     if (v == CERT_VERDICT_OK)
@@ -718,7 +718,7 @@ static void identity_run(struct auth_ticket *t)
             t->result = AR_BUSY;
         } else if (v != CERT_VERDICT_OK) {
             char hex[CERT_FP_HEX], target[300];
-            certpol_fp_hex(t->fp, hex);
+            backend_fp_hex(t->fp, hex);
             log_notice("refused client=%s addr=%s user=%s: certificate %s %s", t->cid, t->ip,
                        t->user, hex, certpol_verdict_text(v));
             snprintf(target, sizeof target, "%.100s certificate %s client %.80s", t->user, hex,
@@ -986,7 +986,7 @@ enum auth_refusal auth_identity(struct auth *a, const char *user, bool require_u
     t->ctx = ctx;
     t->result = AR_BUSY; /* if the job never runs */
     t->require_user = require_user;
-    t->have_fp = fp && certpol_parse_hex(fp, t->fp);
+    t->have_fp = fp && backend_fp_parse(fp, t->fp);
     snprintf(t->ip, sizeof t->ip, "%s", ip ? ip : "");
     snprintf(t->cid, sizeof t->cid, "%s", cid ? cid : "");
     loop_timer_init(&t->delay, delay_fired);
@@ -1353,7 +1353,7 @@ void auth_cert_seen(struct auth *a, const struct tls_info *ti)
      * sighting waits for a later connect of that certificate. */
     if (!a || !a->have_store || !a->ops.cert_seen || !ti || !ti->has_cert ||
         worker_pending(a->pool) * 2 >= a->b->cfg.max_pending_auth ||
-        !certpol_parse_hex(ti->fingerprint, fp) || !certpol_seen_due(&a->seen, fp, now_ms(a)))
+        !backend_fp_parse(ti->fingerprint, fp) || !certpol_seen_due(&a->seen, fp, now_ms(a)))
         return;
     struct seen_job *j = wd_calloc(1, sizeof *j);
     if (!j) {

@@ -101,6 +101,47 @@ enum cert_kind { CERTREC_PIN = 0, CERTREC_REVOKED = 1, CERTREC_SEEN = 2 };
 #define CERT_FP_LEN 32     /* SHA-256 */
 #define CERT_FP_HEX 65     /* lower-case hex + NUL */
 
+/* A hex digit's value, or -1. */
+static inline int backend_hexval(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* A SHA-256 fingerprint in hex, either case, plain or with colons between the
+ * bytes (as openssl prints it). false when it is not exactly that. */
+static inline bool backend_fp_parse(const char *hex, uint8_t out[CERT_FP_LEN])
+{
+    size_t n = strlen(hex);
+    bool colons = n == CERT_FP_LEN * 3 - 1;
+    if (n != CERT_FP_LEN * 2 && !colons)
+        return false;
+    const char *p = hex;
+    for (size_t i = 0; i < CERT_FP_LEN; i++) {
+        int hi = backend_hexval(p[0]), lo = backend_hexval(p[1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+        p += 2;
+        if (colons && i + 1 < CERT_FP_LEN && *p++ != ':')
+            return false;
+    }
+    return true;
+}
+
+/* Lower-case hex of a fingerprint, NUL-terminated. */
+static inline void backend_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < CERT_FP_LEN; i++) {
+        out[2 * i] = digits[fp[i] >> 4];
+        out[2 * i + 1] = digits[fp[i] & 15];
+    }
+    out[2 * CERT_FP_LEN] = '\0';
+}
+
 struct cert_rec {
     uint8_t kind;          /* enum cert_kind */
     uint8_t fp[CERT_FP_LEN];

@@ -128,40 +128,6 @@ const char *certpol_verdict_text(enum cert_verdict v)
     return "ok";
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-bool certpol_parse_hex(const char *hex, uint8_t out[CERT_FP_LEN])
-{
-    if (strlen(hex) != 2 * CERT_FP_LEN)
-        return false;
-    for (size_t i = 0; i < CERT_FP_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
-void certpol_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < CERT_FP_LEN; i++) {
-        out[2 * i] = digits[fp[i] >> 4];
-        out[2 * i + 1] = digits[fp[i] & 15];
-    }
-    out[2 * CERT_FP_LEN] = '\0';
-}
-
 static size_t slot_of(const uint8_t fp[CERT_FP_LEN])
 {
     uint64_t h;

@@ -32,10 +32,6 @@ void certpol_free(struct certpol *p);
 /* p NULL: nothing known, CERT_VERDICT_OK. user NULL: not a certificate identity. */
 enum cert_verdict certpol_check(const struct certpol *p, const char *user,
                                 const uint8_t fp[CERT_FP_LEN]);
-/* 64 hex digits (as tls_info.fingerprint) into out. false when malformed. */
-bool certpol_parse_hex(const char *hex, uint8_t out[CERT_FP_LEN]);
-/* out: 64 lower-case hex digits and a NUL. */
-void certpol_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX]);
 /* "revoked" / "not pinned" / "ok". */
 const char *certpol_verdict_text(enum cert_verdict v);
 

@@ -43,7 +43,7 @@ static int cert_arg(struct cli *c, bool need_file)
     if (!file && !hex)
         return cli_usage_error(c, "--cert FILE or --fingerprint HEX is required");
     if (hex) {
-        if (!certs_parse_fp(hex, c->cert.fp))
+        if (!backend_fp_parse(hex, c->cert.fp))
             return cli_failed(c, "invalid fingerprint '%.120s' (expected the SHA-256 of the "
                               "certificate: 64 hex digits, optionally colon-separated pairs)", hex);
         c->cert.identity = c->cert.subject = c->cert.issuer = "";
@@ -55,7 +55,7 @@ static int cert_arg(struct cli *c, bool need_file)
     enum wd_err e = tls_cert_file(file, &info, why, sizeof why);
     if (e != WD_OK)
         return cli_failed(c, "%s", e == WD_ENOMEM ? "out of memory" : why);
-    if (!certs_parse_fp(info.fingerprint, c->cert.fp))
+    if (!backend_fp_parse(info.fingerprint, c->cert.fp))
         return cli_failed(c, "%s: no fingerprint", file);
     c->cert.identity = info.cn;
     c->cert.subject = info.subject;
@@ -89,7 +89,7 @@ static enum wd_err body_pins(struct store_txn *t, struct cli *c)
 static json_t *cert_json(const struct cert_rec *r)
 {
     char hex[CERT_FP_HEX];
-    certs_fp_hex(r->fp, hex);
+    backend_fp_hex(r->fp, hex);
     json_t *o = json_pack("{s:s, s:s, s:s}", "fingerprint", hex, "subject", r->subject,
                           "issuer", r->issuer);
     if (!o)
@@ -121,7 +121,7 @@ static int list_pins(struct cli *c)
     for (size_t i = 0; i < c->l.ncerts; i++) {
         const struct cert_rec *r = &c->l.certs[i];
         char hex[CERT_FP_HEX], exp[32], added[32];
-        certs_fp_hex(r->fp, hex);
+        backend_fp_hex(r->fp, hex);
         cli_fmt_time(r->not_after, exp, sizeof exp);
         cli_fmt_time(r->created, added, sizeof added);
         cli_table_row(&t, hex, r->subject, exp, added, r->actor);
@@ -147,7 +147,7 @@ int cli_cmd_user_cert(struct cli *c)
     if (rc)
         return rc;
     char hex[CERT_FP_HEX];
-    certs_fp_hex(c->cert.fp, hex);
+    backend_fp_hex(c->cert.fp, hex);
     snprintf(c->target, sizeof c->target, "%.100s %s", c->pos[0], hex);
     c->cert.kind = CERTREC_PIN;
     c->cert.user = (char *)c->pos[0];
@@ -184,7 +184,7 @@ int cli_cmd_cert_revoke(struct cli *c)
         return cli_failed(c, "invalid reason (no control characters, at most %d bytes)",
                           CERTS_REASON_MAX);
     char hex[CERT_FP_HEX];
-    certs_fp_hex(c->cert.fp, hex);
+    backend_fp_hex(c->cert.fp, hex);
     snprintf(c->target, sizeof c->target, "%s", hex);
     c->cert.kind = CERTREC_REVOKED;
     c->cert.reason = (char *)reason;
@@ -202,7 +202,7 @@ int cli_cmd_cert_unrevoke(struct cli *c)
     if (rc)
         return rc;
     char hex[CERT_FP_HEX];
-    certs_fp_hex(c->cert.fp, hex);
+    backend_fp_hex(c->cert.fp, hex);
     snprintf(c->target, sizeof c->target, "%s", hex);
     if (cli_run_write(c, body_unrevoke))
         return 1;
@@ -230,7 +230,7 @@ int cli_cmd_cert_list_revoked(struct cli *c)
     for (size_t i = 0; i < c->l.ncerts; i++) {
         const struct cert_rec *r = &c->l.certs[i];
         char hex[CERT_FP_HEX], when[32];
-        certs_fp_hex(r->fp, hex);
+        backend_fp_hex(r->fp, hex);
         cli_fmt_time(r->created, when, sizeof when);
         cli_table_row(&t, hex, *r->subject ? r->subject : "-", when, r->actor, r->reason);
     }
@@ -297,7 +297,7 @@ int cli_cmd_cert_list_seen(struct cli *c)
     for (size_t i = 0; i < n; i++) {
         const struct cert_rec *r = &c->l.certs[i];
         char hex[CERT_FP_HEX], exp[32], dl[24], first[32], last[32];
-        certs_fp_hex(r->fp, hex);
+        backend_fp_hex(r->fp, hex);
         cli_fmt_time(r->not_after, exp, sizeof exp);
         if (r->not_after)
             snprintf(dl, sizeof dl, "%lld", days_left(r->not_after, now));

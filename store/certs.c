@@ -17,46 +17,6 @@
 #include "record.h"
 #include "users.h"
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-bool certs_parse_fp(const char *hex, uint8_t out[CERT_FP_LEN])
-{
-    size_t n = strlen(hex);
-    bool colons = n == CERT_FP_LEN * 3 - 1;
-    if (n != CERT_FP_LEN * 2 && !colons)
-        return false;
-    const char *p = hex;
-    for (size_t i = 0; i < CERT_FP_LEN; i++) {
-        int hi = hexval(p[0]), lo = hexval(p[1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-        if (colons && i + 1 < CERT_FP_LEN && *p++ != ':')
-            return false;
-    }
-    return true;
-}
-
-void certs_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < CERT_FP_LEN; i++) {
-        out[2 * i] = digits[fp[i] >> 4];
-        out[2 * i + 1] = digits[fp[i] & 15];
-    }
-    out[2 * CERT_FP_LEN] = '\0';
-}
-
 const char *certs_kind_name(uint8_t kind)
 {
     switch (kind) {
@@ -149,7 +109,7 @@ enum wd_err certs_pin_add(struct store_txn *t, const struct cert_rec *r)
         return store_txn_fail(t, WD_EINVAL, "invalid certificate text (control characters)");
     e = put(t, r, true);
     char hex[CERT_FP_HEX];
-    certs_fp_hex(r->fp, hex);
+    backend_fp_hex(r->fp, hex);
     if (e == WD_EEXIST)
         return store_txn_fail(t, e, "user '%.100s' already pins certificate %s", r->user, hex);
     if (e == WD_OK)
@@ -164,7 +124,7 @@ enum wd_err certs_pin_del(struct store_txn *t, const char *user, const uint8_t f
         return e;
     e = del(t, CERTREC_PIN, user, fp);
     char hex[CERT_FP_HEX];
-    certs_fp_hex(fp, hex);
+    backend_fp_hex(fp, hex);
     if (e == WD_ENOTFOUND)
         return store_txn_fail(t, e, "user '%.100s' does not pin certificate %s", user, hex);
     if (e == WD_OK)
@@ -198,7 +158,7 @@ enum wd_err certs_revoke(struct store_txn *t, const struct cert_rec *r)
                                             "%d bytes)", CERTS_REASON_MAX);
     enum wd_err e = put(t, r, true);
     char hex[CERT_FP_HEX];
-    certs_fp_hex(r->fp, hex);
+    backend_fp_hex(r->fp, hex);
     if (e == WD_EEXIST)
         return store_txn_fail(t, e, "certificate %s is already revoked", hex);
     if (e == WD_OK)
@@ -210,7 +170,7 @@ enum wd_err certs_unrevoke(struct store_txn *t, const uint8_t fp[CERT_FP_LEN])
 {
     enum wd_err e = del(t, CERTREC_REVOKED, NULL, fp);
     char hex[CERT_FP_HEX];
-    certs_fp_hex(fp, hex);
+    backend_fp_hex(fp, hex);
     if (e == WD_ENOTFOUND)
         return store_txn_fail(t, e, "certificate %s is not revoked", hex);
     if (e == WD_OK)

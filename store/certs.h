@@ -18,14 +18,6 @@
 
 #define CERTS_REASON_MAX 1024   /* bytes of a revocation reason */
 
-/*
- * Parse a SHA-256 fingerprint: 64 hex digits, either case, optionally in
- * pairs separated by ':' (as `openssl x509 -fingerprint -sha256` prints it).
- * false when it is anything else.
- */
-bool certs_parse_fp(const char *hex, uint8_t out[CERT_FP_LEN]);
-/* out: 64 lower-case hex digits and a NUL. */
-void certs_fp_hex(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_HEX]);
 /* "pin", "revoked", "seen". */
 const char *certs_kind_name(uint8_t kind);
 

@@ -95,13 +95,13 @@ static void test_hex(void **state)
     for (int i = 0; i < CERT_FP_LEN; i++)
         f[i] = (uint8_t)(i * 7 + 1);
     char hex[CERT_FP_HEX];
-    certpol_fp_hex(f, hex);
+    backend_fp_hex(f, hex);
     assert_int_equal(strlen(hex), 64);
-    assert_true(certpol_parse_hex(hex, g));
+    assert_true(backend_fp_parse(hex, g));
     assert_memory_equal(f, g, CERT_FP_LEN);
-    assert_false(certpol_parse_hex("", g));
+    assert_false(backend_fp_parse("", g));
     hex[10] = 'x';
-    assert_false(certpol_parse_hex(hex, g));
+    assert_false(backend_fp_parse(hex, g));
     assert_string_equal(certpol_verdict_text(CERT_VERDICT_NOT_PINNED), "not pinned");
 }
 

@@ -1103,22 +1103,22 @@ static void test_record_cert(void **state)
     /* Fingerprint text: plain or colon-separated hex, either case; nothing else. */
     uint8_t out[CERT_FP_LEN];
     char hex[CERT_FP_HEX], colons[3 * CERT_FP_LEN];
-    certs_fp_hex(fp, hex);
+    backend_fp_hex(fp, hex);
     assert_string_equal(hex, "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf");
-    assert_true(certs_parse_fp(hex, out));
+    assert_true(backend_fp_parse(hex, out));
     assert_memory_equal(out, fp, CERT_FP_LEN);
     for (int i = 0; i < CERT_FP_LEN; i++)
         snprintf(colons + 3 * i, 4, "%02X%s", fp[i], i + 1 < CERT_FP_LEN ? ":" : "");
-    assert_true(certs_parse_fp(colons, out));
+    assert_true(backend_fp_parse(colons, out));
     assert_memory_equal(out, fp, CERT_FP_LEN);
     const char *bad[] = {
         "", "a0", "zz", "a0:a1",
         "g0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
         "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(certs_parse_fp(bad[i], out));
+        assert_false(backend_fp_parse(bad[i], out));
     colons[2] = '-';
-    assert_false(certs_parse_fp(colons, out));
+    assert_false(backend_fp_parse(colons, out));
 }
 
 struct cert_op {
